@@ -1,0 +1,9 @@
+/* cli.h: the scaledit subcommands, one file each. */
+#pragma once
+
+typedef struct {
+  const char *name;
+  const char *summary;
+  int (*run) (int argc, char **argv);
+} SdCommand;
+

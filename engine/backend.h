@@ -1,0 +1,129 @@
+/* backend.h: the small op set every compute backend implements; model code is written against it. */
+#pragma once
+
+#include <glib.h>
+
+#include "attn_plan.h"
+
+G_BEGIN_DECLS
+
+/* Storage on a backend. Activations are "elements" of the backend's own type (f32 on the CPU,
+ * bf16 or f32 on CUDA); hosts only see f32 through upload/download. */
+typedef struct SdBuf SdBuf;
+typedef struct SdBackend SdBackend;
+
+/* Host dtypes a weight can arrive in (from safetensors). */
+typedef enum {
+  SD_DTYPE_F32,
+  SD_DTYPE_F16,
+  SD_DTYPE_BF16,
+} SdDType;
+
+/* A 2-D view into a buffer: row r, column c lives at element off + r * ld + c. */
+typedef struct {
+  SdBuf *buf;
+  gsize off;
+  int ld;
+} SdView;
+
+static inline SdView
+sd_view (SdBuf *buf, gsize off, int ld)
+{
+  SdView v = { buf, off, ld };
+  return v;
+}
+
+typedef enum {
+  SD_ACT_NONE,
+  SD_ACT_GELU_TANH, /* 0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3))), FLUX and T5 v1.1 */
+  SD_ACT_GELU_ERF,  /* exact GELU */
+  SD_ACT_QUICK_GELU, /* x*sigmoid(1.702x), CLIP */
+  SD_ACT_SILU,
+} SdAct;
+
+/* Rows of a sequence that share one modulation vector: rows [start, start+count) use row
+ * `group` of the modulation buffers. Scale-DiT runs LR guidance tokens at another timestep. */
+typedef struct {
+  int start, count, group;
+} SdSegment;
+
+typedef struct {
+  const SdSegment *seg;
+  int n_seg;
+} SdSegments;
+
+/* AdaLN modulation: y = norm(x) * (1 + scale[g]) + shift[g]; scale/shift rows of `ld` stride. */
+typedef struct {
+  SdView shift, scale; /* one row per group; NULL buf means no modulation */
+  SdSegments groups;
+} SdModulation;
+
+/* Attention over tokens stored row-major: q/k/v/out rows are tokens, columns heads*head_dim. */
+typedef struct {
+  SdView q, k, v, out;
+  int n_q, n_kv, heads, head_dim;
+  float scale;               /* usually 1/sqrt(head_dim) */
+  const SdAttnPlan *plan;    /* NULL: dense */
+  gboolean causal;           /* CLIP */
+  SdBuf *bias_by_delta;      /* T5: [heads][n_q + n_kv - 1] bias indexed by (j - i) + n_q - 1 */
+} SdAttnArgs;
+
+typedef struct {
+  const char *name;
+  /* Memory. Sizes in elements. */
+  SdBuf *(*alloc) (SdBackend *be, gsize n, GError **error);
+  void (*release) (SdBackend *be, SdBuf *buf);
+  gboolean (*upload) (SdBackend *be, SdBuf *dst, gsize off, const float *src, gsize n, GError **error);
+  gboolean (*download) (SdBackend *be, SdBuf *src, gsize off, float *dst, gsize n, GError **error);
+  /* A weight from host data of any dtype; the backend stores it its own way. */
+  SdBuf *(*weight) (SdBackend *be, const void *data, SdDType dtype, gsize n, GError **error);
+  /* Waits for queued work; reports a failure that an op could only record. */
+  gboolean (*sync) (SdBackend *be, GError **error);
+  /* Frees the backend itself (NULL: g_free). */
+  void (*destroy) (SdBackend *be);
+  /* Sets how many CPU threads host-side work may use (NULL: ignored). */
+  void (*set_threads) (SdBackend *be, int threads);
+
+  /* y[M,N] = act(x[M,K] * w[N,K]^T + bias[N]); bias may be NULL. */
+  void (*linear) (SdBackend *be, SdView x, int M, int K, SdBuf *w, SdBuf *bias, SdView y, int N,
+                  SdAct act);
+  /* y = layernorm(x) over `dim` columns, optional affine weight/bias, optional modulation. */
+  void (*layer_norm) (SdBackend *be, SdView x, SdView y, int rows, int dim, float eps,
+                      SdBuf *weight, SdBuf *bias, const SdModulation *mod);
+  /* y = x / rms(x) * weight over `dim` columns (weight may be NULL). */
+  void (*rms_norm) (SdBackend *be, SdView x, SdView y, int rows, int dim, float eps, SdBuf *weight);
+  /* In place, per head of `head_dim`: RMSNorm with weight (NULL: none) then rotary embedding with
+   * per-row tables cos/sin [rows][head_dim/2] (NULL: none), pairs (2i, 2i+1) rotated. */
+  void (*head_norm_rope) (SdBackend *be, SdView x, int rows, int heads, int head_dim, float eps,
+                          SdBuf *weight, SdBuf *cos, SdBuf *sin);
+  void (*attention) (SdBackend *be, const SdAttnArgs *args);
+  /* x[r,c] += gate[g(r), c] * y[r,c]; gate buf NULL means plain add. */
+  void (*add_gated) (SdBackend *be, SdView x, SdView y, int rows, int cols, SdView gate,
+                     const SdSegments *groups);
+  /* y = act(x) elementwise over rows x cols. */
+  void (*activate) (SdBackend *be, SdView x, SdView y, int rows, int cols, SdAct act);
+  /* y = x * y elementwise over rows x cols. */
+  void (*mul) (SdBackend *be, SdView x, SdView y, int rows, int cols);
+  /* y = a * x + b * y over rows x cols. */
+  void (*axpby) (SdBackend *be, float a, SdView x, float b, SdView y, int rows, int cols);
+  /* dst row i = src row idx[i] (cols columns); idx is a host array of n rows. */
+  void (*gather_rows) (SdBackend *be, SdView src, SdView dst, const int *idx, int n, int cols);
+  /* Copies a rows x cols block. */
+  void (*copy) (SdBackend *be, SdView src, SdView dst, int rows, int cols);
+} SdBackendOps;
+
+struct SdBackend {
+  const SdBackendOps *ops;
+  gsize bytes_in_use, peak_bytes;
+};
+
+/* Opening backends: "auto" (cuda when a GPU works, else cpu), "cpu", "cuda". */
+SdBackend *sd_backend_open (const char *name, GError **error);
+void sd_backend_close (SdBackend *be);
+SdBackend *sd_backend_cpu_new (void);
+
+/* Convenience for model code. */
+SdBuf *sd_buf_from_host (SdBackend *be, const float *src, gsize n, GError **error);
+float *sd_buf_to_host (SdBackend *be, SdBuf *buf, gsize off, gsize n, GError **error);
+
+G_END_DECLS

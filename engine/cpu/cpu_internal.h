@@ -1,0 +1,35 @@
+/* cpu_internal.h: the CPU backend's buffer type and the op functions its vtable points to. */
+#pragma once
+
+#include "../backend.h"
+
+struct SdBuf {
+  float *data;
+  gsize n;
+};
+
+static inline float *
+cpu_ptr (SdView v)
+{
+  return v.buf->data + v.off;
+}
+
+float cpu_act (float x, SdAct act);
+
+void cpu_linear (SdBackend *be, SdView x, int M, int K, SdBuf *w, SdBuf *bias, SdView y, int N, SdAct act);
+void cpu_layer_norm (SdBackend *be, SdView x, SdView y, int rows, int dim, float eps, SdBuf *weight,
+                     SdBuf *bias, const SdModulation *mod);
+void cpu_rms_norm (SdBackend *be, SdView x, SdView y, int rows, int dim, float eps, SdBuf *weight);
+void cpu_head_norm_rope (SdBackend *be, SdView x, int rows, int heads, int head_dim, float eps,
+                         SdBuf *weight, SdBuf *cos, SdBuf *sin);
+void cpu_attention (SdBackend *be, const SdAttnArgs *args);
+void cpu_add_gated (SdBackend *be, SdView x, SdView y, int rows, int cols, SdView gate,
+                    const SdSegments *groups);
+void cpu_activate (SdBackend *be, SdView x, SdView y, int rows, int cols, SdAct act);
+void cpu_mul (SdBackend *be, SdView x, SdView y, int rows, int cols);
+void cpu_axpby (SdBackend *be, float a, SdView x, float b, SdView y, int rows, int cols);
+void cpu_gather_rows (SdBackend *be, SdView src, SdView dst, const int *idx, int n, int cols);
+void cpu_copy (SdBackend *be, SdView src, SdView dst, int rows, int cols);
+
+/* The group (modulation row) of row r, or -1 when no segment covers it. */
+int sd_segments_group (const SdSegments *s, int r);

@@ -1,0 +1,107 @@
+/* scaledit.h: the engine's public API, the only header plugin/, ui/ and cli/ include. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define SD_ERROR (sd_error_quark ())
+GQuark sd_error_quark (void);
+
+typedef enum {
+  SD_ERROR_IO,          /* a file could not be read or written */
+  SD_ERROR_FORMAT,      /* a file is corrupt or not what it claims */
+  SD_ERROR_MODEL,       /* a model is incomplete or inconsistent with its config */
+  SD_ERROR_ARGUMENT,    /* a request or call argument is out of range */
+  SD_ERROR_BACKEND,     /* the compute device failed */
+  SD_ERROR_OUT_OF_MEMORY,
+  SD_ERROR_CANCELLED,
+  SD_ERROR_UNSUPPORTED,
+} SdErrorCode;
+
+typedef struct SdEngine SdEngine;
+
+/* Where the model is: a diffusers folder, or single files (ComfyUI style). Any NULL single-file
+ * path is looked for beside the transformer. */
+typedef struct {
+  const char *path;            /* a diffusers folder or a transformer .safetensors; NULL: bundled */
+  const char *vae_path;        /* ae.safetensors or a diffusers vae/ folder */
+  const char *clip_path;       /* clip_l.safetensors */
+  const char *t5_path;         /* t5xxl_*.safetensors */
+  const char *tokenizer_path;  /* a diffusers folder holding tokenizer/ and tokenizer_2/ */
+  const char *backend;         /* "auto", "cpu" or "cuda"; NULL: auto */
+  gboolean keep_text_encoders; /* keep CLIP/T5 loaded between generations */
+  int threads;                 /* CPU threads; 0: all cores */
+} SdEngineOptions;
+
+/* Token orders of the detail pass (see layout.h). */
+typedef enum {
+  SD_ORDER_HILBERT,
+  SD_ORDER_WINDOW,
+  SD_ORDER_RASTER,
+} SdTokenOrder;
+
+/* One generation. sd_request_init() fills the published Scale-DiT defaults. */
+typedef struct {
+  const char *prompt;
+  const char *negative_prompt; /* with true_cfg_scale > 1 */
+  int width, height;           /* asked size in pixels; generated at the next multiple of 16 */
+  gint64 seed;                 /* < 0: pick one; the used one is in SdResult */
+  int global_factor;           /* global pass at target / f; 1 runs a single dense pass */
+  int global_steps;            /* steps of the global schedule (28) */
+  int detail_steps;            /* last steps of that schedule the detail pass runs (18) */
+  float global_guidance;       /* embedded guidance of the global pass (3.5) */
+  float detail_guidance;       /* embedded guidance of the detail pass (4.5) */
+  float true_cfg_scale;        /* > 1 runs true classifier-free guidance with negative_prompt */
+  int window;                  /* window side in tokens (16) */
+  int hr_radius, lr_radius, lr_window_span; /* mask radii (8, 2, 1) */
+  float ntk_factor;            /* RoPE theta multiplier with LR guidance (10) */
+  float sharpen;               /* unsharp-mask amount of the handover (0.5) */
+  SdTokenOrder order;
+  const char *lora_path;
+  float lora_scale;
+  /* Upscale: an sRGB float image (RGB, row-major) that replaces the global pass. */
+  const float *init_rgb;
+  int init_width, init_height;
+  gboolean preview_only;       /* stop after the global pass (its image goes to on_preview) */
+} SdRequest;
+
+void sd_request_init (SdRequest *req);
+
+/* Progress: phase is "encode", "global", "handover", "detail" or "decode". */
+typedef void (*SdProgressFunc) (const char *phase, int step, int total, gpointer user_data);
+/* The decoded global pass, sRGB float RGB, row-major. */
+typedef void (*SdPreviewFunc) (const float *rgb, int width, int height, gpointer user_data);
+
+typedef struct {
+  SdProgressFunc on_progress;
+  SdPreviewFunc on_preview;
+  gpointer user_data;
+  volatile gint *cancel; /* set to non-zero from any thread to cancel */
+} SdCallbacks;
+
+typedef struct {
+  float *rgb;          /* width * height * 3, sRGB in [0, 1] */
+  int width, height;
+  gint64 seed;         /* the seed used */
+  char *parameters;    /* "prompt\nSteps: N, Seed: S, Size: WxH, Model: m, ..." */
+  double seconds;
+  gsize peak_device_bytes;
+} SdResult;
+
+SdEngine *sd_engine_open (const SdEngineOptions *opts, GError **error);
+void sd_engine_close (SdEngine *engine);
+/* A one-line description: backend, device, model name. */
+const char *sd_engine_describe (SdEngine *engine);
+
+SdResult *sd_engine_generate (SdEngine *engine, const SdRequest *req, const SdCallbacks *cb,
+                              GError **error);
+void sd_result_free (SdResult *result);
+
+/* The bundled default model's folder (installed or in the build tree). */
+char *sd_default_model_path (void);
+
+/* Describes what a model folder or file holds, or fails saying why it cannot be used. */
+char *sd_inspect (const char *path, GError **error);
+
+G_END_DECLS
