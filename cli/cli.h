@@ -7,3 +7,4 @@ typedef struct {
   int (*run) (int argc, char **argv);
 } SdCommand;
 
+int cmd_layout_stats (int argc, char **argv);

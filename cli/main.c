@@ -10,6 +10,7 @@ static int cmd_help (int argc, char **argv);
 
 static const SdCommand commands[] = {
   { "help", "show this list", cmd_help },
+  { "layout-stats", "token layout and attention-plan sparsity of the detail pass", cmd_layout_stats },
 };
 
 static void

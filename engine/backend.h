@@ -68,6 +68,18 @@ typedef struct {
   SdBuf *bias_by_delta;      /* T5: [heads][n_q + n_kv - 1] bias indexed by (j - i) + n_q - 1 */
 } SdAttnArgs;
 
+/* 2-D convolution of one image stored CHW: channel c of x is the h x w row-major plane at element
+ * x.off + c * x.ld (x.ld >= h * w), likewise y with planes of h_out x w_out. Zero padding may differ
+ * on each side; h_out = (h + pad_top + pad_bottom - kh) / stride + 1 (w_out likewise). */
+typedef struct {
+  SdView x, y;
+  int c_in, h, w, c_out;
+  int kh, kw, stride;
+  int pad_top, pad_bottom, pad_left, pad_right;
+  SdBuf *weight; /* [c_out][c_in][kh][kw] (PyTorch's layout) */
+  SdBuf *bias;   /* [c_out], or NULL */
+} SdConv2dArgs;
+
 typedef struct {
   const char *name;
   /* Memory. Sizes in elements. */
@@ -110,6 +122,30 @@ typedef struct {
   void (*gather_rows) (SdBackend *be, SdView src, SdView dst, const int *idx, int n, int cols);
   /* Copies a rows x cols block. */
   void (*copy) (SdBackend *be, SdView src, SdView dst, int rows, int cols);
+
+  /* VAE ops. An image is CHW: `channels` planes of `hw` (or h x w) elements, plane c at
+   * element off + c * ld. */
+  /* y = conv2d(x) + bias (see SdConv2dArgs); y must not overlap x. Internal scratch, if any, is
+   * bounded by a constant independent of the image size and counted in peak_bytes while used. */
+  void (*conv2d) (SdBackend *be, const SdConv2dArgs *args);
+  /* Group statistics of x (channels planes of hw elements, `groups` groups of channels/groups
+   * consecutive channels): stats[2g] = mean of group g, stats[2g+1] = sum of squared deviations
+   * from that mean (not divided by the count), both over the group's (channels/groups) * hw
+   * elements, computed in double and stored as f32 at stats.off. Callers merge the (mean, M2)
+   * pairs of several tiles (Chan's formula) to get whole-image statistics. */
+  void (*group_norm_stats) (SdBackend *be, SdView x, int channels, int hw, int groups, SdView stats);
+  /* y = act((x - mean[g]) * rstd[g] * weight[c] + bias[c]) with g = c / (channels / groups);
+   * mean_rstd holds mean[g] at 2g and rstd[g] at 2g+1. weight/bias may be NULL (1 and 0);
+   * act is SD_ACT_NONE or SD_ACT_SILU. In place (x == y) is allowed. */
+  void (*group_norm_apply) (SdBackend *be, SdView x, SdView y, int channels, int hw, int groups,
+                            SdBuf *mean_rstd, SdBuf *weight, SdBuf *bias, SdAct act);
+  /* Nearest 2x upsampling with a crop: y(c, i, j) = x(c, (i + oy) / 2, (j + ox) / 2) for i < h_out,
+   * j < w_out; x planes are h x w, oy, ox in {0, 1}; needs (h_out - 1 + oy) / 2 < h (w likewise). */
+  void (*upsample_nearest2x) (SdBackend *be, SdView x, int channels, int h, int w, SdView y,
+                              int h_out, int w_out, int oy, int ox);
+  /* dst[c][r] = src[r][c] for a rows x cols src; row strides src.ld and dst.ld (>= rows).
+   * CHW <-> (HW) x C for attention over pixels. dst must not overlap src. */
+  void (*transpose) (SdBackend *be, SdView src, SdView dst, int rows, int cols);
 } SdBackendOps;
 
 struct SdBackend {

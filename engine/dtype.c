@@ -1,4 +1,6 @@
-/* dtype.c: half-precision (f16, bf16) conversions to and from f32 on the host. */
+/* dtype.c: half-precision (f16, bf16) and 8-bit float (e4m3fn, e5m2) conversions to and from f32
+ * on the host. */
+#include <math.h>
 #include <string.h>
 
 #include "dtype.h"
@@ -50,6 +52,29 @@ sd_f16_to_f32 (guint16 h)
     u = sign | ((exp + 112u) << 23) | (man << 13);
   memcpy (&f, &u, 4);
   return f;
+}
+
+float
+sd_f8_e4m3_to_f32 (guint8 b)
+{
+  guint32 exp = (b >> 3) & 0xfu;
+  guint32 man = b & 0x7u;
+  float mag;
+
+  if (exp == 15 && man == 7)
+    mag = NAN;
+  else if (exp == 0)
+    mag = ldexpf ((float) man, -9); /* subnormal: man/8 * 2^-6 */
+  else
+    mag = ldexpf (1.0f + (float) man / 8.0f, (int) exp - 7);
+  return (b & 0x80u) ? -mag : mag;
+}
+
+float
+sd_f8_e5m2_to_f32 (guint8 b)
+{
+  /* e5m2 is the top byte of an IEEE half */
+  return sd_f16_to_f32 ((guint16) ((guint16) b << 8));
 }
 
 gsize

@@ -104,4 +104,36 @@ char *sd_default_model_path (void);
 /* Describes what a model folder or file holds, or fails saying why it cannot be used. */
 char *sd_inspect (const char *path, GError **error);
 
+/* Runs one component (flux, clip, t5, vae-encode, vae-decode) on the named tensors of in_path and
+ * writes its outputs to out_path (both safetensors). */
+gboolean sd_run_component (const char *component, const char *model_path, const char *backend,
+                           const char *in_path, const char *out_path, GError **error);
+/* The components and the inputs each reads, one a line. */
+char *sd_component_names (void);
+
+/* The detail pass's token layout and attention plan for an image size (`scaledit layout-stats`).
+ * HR tokens: the size rounded up to a multiple of 16, one token per 16 px; LR tokens: the HR
+ * token grid divided by global_factor, rounded up (the global pass at the next multiple of 16 of
+ * target / f), none when global_factor is 1. */
+typedef struct {
+  int width, height;          /* image size in pixels */
+  int global_factor;          /* f */
+  int window;                 /* window side in tokens */
+  int n_text;                 /* text tokens */
+  SdTokenOrder order;
+  int q_block, k_block;       /* attention block sizes */
+  int hr_radius, lr_radius, lr_window_span; /* mask rules */
+} SdLayoutStatsRequest;
+
+typedef struct {
+  int n_tokens, hr_rows, hr_cols, lr_rows, lr_cols;
+  gint64 computed_blocks, full_blocks, total_blocks;
+  double density;           /* computed / total blocks */
+  double allowed_fraction;  /* token pairs the mask allows / n_tokens² */
+  double computed_fraction; /* token pairs inside computed blocks / n_tokens² */
+  double build_seconds;     /* building the attention plan */
+} SdLayoutStats;
+
+gboolean sd_layout_stats (const SdLayoutStatsRequest *req, SdLayoutStats *stats, GError **error);
+
 G_END_DECLS

@@ -110,6 +110,11 @@ static const SdBackendOps cpu_ops = {
   .axpby = cpu_axpby,
   .gather_rows = cpu_gather_rows,
   .copy = cpu_copy,
+  .conv2d = cpu_conv2d,
+  .group_norm_stats = cpu_group_norm_stats,
+  .group_norm_apply = cpu_group_norm_apply,
+  .upsample_nearest2x = cpu_upsample_nearest2x,
+  .transpose = cpu_transpose,
 };
 
 SdBackend *

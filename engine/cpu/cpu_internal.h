@@ -30,6 +30,13 @@ void cpu_mul (SdBackend *be, SdView x, SdView y, int rows, int cols);
 void cpu_axpby (SdBackend *be, float a, SdView x, float b, SdView y, int rows, int cols);
 void cpu_gather_rows (SdBackend *be, SdView src, SdView dst, const int *idx, int n, int cols);
 void cpu_copy (SdBackend *be, SdView src, SdView dst, int rows, int cols);
+void cpu_conv2d (SdBackend *be, const SdConv2dArgs *args);
+void cpu_group_norm_stats (SdBackend *be, SdView x, int channels, int hw, int groups, SdView stats);
+void cpu_group_norm_apply (SdBackend *be, SdView x, SdView y, int channels, int hw, int groups,
+                           SdBuf *mean_rstd, SdBuf *weight, SdBuf *bias, SdAct act);
+void cpu_upsample_nearest2x (SdBackend *be, SdView x, int channels, int h, int w, SdView y, int h_out,
+                             int w_out, int oy, int ox);
+void cpu_transpose (SdBackend *be, SdView src, SdView dst, int rows, int cols);
 
 /* The group (modulation row) of row r, or -1 when no segment covers it. */
 int sd_segments_group (const SdSegments *s, int r);

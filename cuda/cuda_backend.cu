@@ -1,0 +1,328 @@
+/* cuda_backend.cu: opening the CUDA backend (device, stream, cuBLASLt), its memory (bf16 buffers
+ * from a stream-ordered pool), host transfers, weights, error reporting and the op table. */
+#include <gmodule.h>
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "cuda_internal.h"
+
+#define WORKSPACE_BYTES (64u << 20)
+
+void
+cu_record (CuBackend *cb, int code, const char *fmt, ...)
+{
+  va_list ap;
+  if (cb->pending)
+    return;
+  va_start (ap, fmt);
+  cb->pending = g_error_new_valist (CU_ERROR, code, fmt, ap);
+  va_end (ap);
+}
+
+gboolean
+cu_check (CuBackend *cb, cudaError_t err, const char *what)
+{
+  if (err == cudaSuccess)
+    return TRUE;
+  cu_record (cb, err == cudaErrorMemoryAllocation ? SD_ERROR_OUT_OF_MEMORY : SD_ERROR_BACKEND,
+             "CUDA error in %s: %s", what, cudaGetErrorString (err));
+  return FALSE;
+}
+
+static char *
+format_bytes (size_t bytes)
+{
+  return g_strdup_printf ("%.1f MiB (%zu bytes)", bytes / 1048576.0, bytes);
+}
+
+/* Asks the stream's pool for memory; on failure sets error with the size asked for and leaves
+ * the device usable (an allocation failure is not a sticky CUDA error). */
+static void *
+pool_alloc (CuBackend *cb, size_t bytes, GError **error)
+{
+  void *p = NULL;
+  cudaError_t err = cudaMallocAsync (&p, bytes ? bytes : 16, cb->stream);
+  if (err != cudaSuccess)
+    {
+      char *size = format_bytes (bytes);
+      size_t free_b = 0, total_b = 0;
+      cudaGetLastError ();
+      cudaMemGetInfo (&free_b, &total_b);
+      g_set_error (error, CU_ERROR,
+                   err == cudaErrorMemoryAllocation ? SD_ERROR_OUT_OF_MEMORY : SD_ERROR_BACKEND,
+                   "out of GPU memory allocating %s (%.1f MiB free of %.1f MiB): %s", size,
+                   free_b / 1048576.0, total_b / 1048576.0, cudaGetErrorString (err));
+      g_free (size);
+      return NULL;
+    }
+  return p;
+}
+
+void *
+cu_temp_alloc (CuBackend *cb, size_t bytes, const char *what)
+{
+  GError *error = NULL;
+  void *p = pool_alloc (cb, bytes, &error);
+  if (!p)
+    {
+      cu_record (cb, error->code, "%s: %s", what, error->message);
+      g_error_free (error);
+    }
+  return p;
+}
+
+void
+cu_temp_free (CuBackend *cb, void *ptr)
+{
+  if (ptr)
+    cu_check (cb, cudaFreeAsync (ptr, cb->stream), "freeing temporary memory");
+}
+
+gboolean
+cu_segments (CuBackend *cb, const SdSegments *s, CuSegments *out)
+{
+  int i;
+  if (!s)
+    {
+      out->n = -1;
+      return TRUE;
+    }
+  if (s->n_seg > CU_MAX_SEGMENTS)
+    {
+      cu_record (cb, SD_ERROR_UNSUPPORTED, "%d modulation segments: the CUDA backend takes at most %d",
+                 s->n_seg, CU_MAX_SEGMENTS);
+      return FALSE;
+    }
+  out->n = s->n_seg;
+  for (i = 0; i < s->n_seg; i++)
+    {
+      out->start[i] = s->seg[i].start;
+      out->count[i] = s->seg[i].count;
+      out->group[i] = s->seg[i].group;
+    }
+  return TRUE;
+}
+
+static SdBuf *
+cu_alloc (SdBackend *be, gsize n, GError **error)
+{
+  CuBackend *cb = cu_backend (be);
+  SdBuf *b;
+  void *p = pool_alloc (cb, n * sizeof (bf16), error);
+  if (!p)
+    return NULL;
+  b = g_new0 (SdBuf, 1);
+  b->ptr = (bf16 *) p;
+  b->n = n;
+  be->bytes_in_use += n * sizeof (bf16);
+  be->peak_bytes = MAX (be->peak_bytes, be->bytes_in_use);
+  return b;
+}
+
+static void
+cu_release (SdBackend *be, SdBuf *buf)
+{
+  if (!buf)
+    return;
+  cu_temp_free (cu_backend (be), buf->ptr);
+  be->bytes_in_use -= buf->n * sizeof (bf16);
+  g_free (buf);
+}
+
+static gboolean
+check_range (SdBuf *b, gsize off, gsize n, GError **error)
+{
+  if (off > b->n || n > b->n - off)
+    {
+      g_set_error (error, CU_ERROR, SD_ERROR_ARGUMENT,
+                   "buffer access [%" G_GSIZE_FORMAT ", +%" G_GSIZE_FORMAT ") outside %" G_GSIZE_FORMAT " elements",
+                   off, n, b->n);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Reports (and clears) what ops recorded, then any error the stream holds. */
+static gboolean
+take_pending (CuBackend *cb, GError **error)
+{
+  if (cb->pending)
+    {
+      g_propagate_error (error, cb->pending);
+      cb->pending = NULL;
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+cu_sync (SdBackend *be, GError **error)
+{
+  CuBackend *cb = cu_backend (be);
+  cu_check (cb, cudaStreamSynchronize (cb->stream), "running queued work");
+  cu_check (cb, cudaGetLastError (), "running queued work");
+  return take_pending (cb, error);
+}
+
+/* Host f32 -> device bf16 through a device staging copy converted on the GPU. */
+static gboolean
+upload_any (CuBackend *cb, bf16 *dst, const void *src, SdDType dtype, gsize n, GError **error)
+{
+  size_t bytes = n * (dtype == SD_DTYPE_F32 ? 4 : 2);
+  void *stage;
+  if (n == 0)
+    return TRUE;
+  if (dtype == SD_DTYPE_BF16)
+    {
+      cu_check (cb, cudaMemcpyAsync (dst, src, bytes, cudaMemcpyHostToDevice, cb->stream), "upload");
+      return take_pending (cb, error);
+    }
+  stage = pool_alloc (cb, bytes, error);
+  if (!stage)
+    return FALSE;
+  cu_check (cb, cudaMemcpyAsync (stage, src, bytes, cudaMemcpyHostToDevice, cb->stream), "upload");
+  cu_convert_to_bf16 (cb, stage, dtype, dst, n);
+  cu_temp_free (cb, stage);
+  return take_pending (cb, error);
+}
+
+static gboolean
+cu_upload (SdBackend *be, SdBuf *dst, gsize off, const float *src, gsize n, GError **error)
+{
+  if (!check_range (dst, off, n, error))
+    return FALSE;
+  return upload_any (cu_backend (be), dst->ptr + off, src, SD_DTYPE_F32, n, error);
+}
+
+static gboolean
+cu_download (SdBackend *be, SdBuf *src, gsize off, float *dst, gsize n, GError **error)
+{
+  CuBackend *cb = cu_backend (be);
+  float *stage;
+  if (!check_range (src, off, n, error))
+    return FALSE;
+  if (n == 0)
+    return TRUE;
+  stage = (float *) pool_alloc (cb, n * sizeof (float), error);
+  if (!stage)
+    return FALSE;
+  cu_convert_to_f32 (cb, src->ptr + off, stage, n);
+  cu_check (cb, cudaMemcpyAsync (dst, stage, n * sizeof (float), cudaMemcpyDeviceToHost, cb->stream),
+            "download");
+  cu_temp_free (cb, stage);
+  return cu_sync (be, error);
+}
+
+static SdBuf *
+cu_weight (SdBackend *be, const void *data, SdDType dtype, gsize n, GError **error)
+{
+  SdBuf *b = cu_alloc (be, n, error);
+  if (b && !upload_any (cu_backend (be), b->ptr, data, dtype, n, error))
+    {
+      cu_release (be, b);
+      return NULL;
+    }
+  return b;
+}
+
+static void
+cu_destroy (SdBackend *be)
+{
+  CuBackend *cb = cu_backend (be);
+  cudaStreamSynchronize (cb->stream);
+  cu_plan_cache_free (cb);
+  if (cb->workspace)
+    cudaFree (cb->workspace);
+  if (cb->lt)
+    cublasLtDestroy (cb->lt);
+  cudaStreamDestroy (cb->stream);
+  if (cb->pending)
+    g_error_free (cb->pending);
+  g_free (cb);
+}
+
+static const SdBackendOps cu_ops = {
+  .name = "cuda",
+  .alloc = cu_alloc,
+  .release = cu_release,
+  .upload = cu_upload,
+  .download = cu_download,
+  .weight = cu_weight,
+  .sync = cu_sync,
+  .destroy = cu_destroy,
+  .set_threads = NULL,
+  .linear = cu_linear,
+  .layer_norm = cu_layer_norm,
+  .rms_norm = cu_rms_norm,
+  .head_norm_rope = cu_head_norm_rope,
+  .attention = cu_attention,
+  .add_gated = cu_add_gated,
+  .activate = cu_activate,
+  .mul = cu_mul,
+  .axpby = cu_axpby,
+  .gather_rows = cu_gather_rows,
+  .copy = cu_copy,
+};
+
+extern "C" G_MODULE_EXPORT SdBackend *sd_backend_cuda_open (GError **error);
+
+/* The module's entry point: the first GPU, a stream, cuBLASLt and a pool that keeps memory. */
+SdBackend *
+sd_backend_cuda_open (GError **error)
+{
+  CuBackend *cb;
+  cudaError_t err;
+  int count = 0;
+  cudaMemPool_t pool;
+  uint64_t keep = UINT64_MAX;
+  cudaDeviceProp prop;
+
+  err = cudaGetDeviceCount (&count);
+  if (err != cudaSuccess || count == 0)
+    {
+      g_set_error (error, CU_ERROR, SD_ERROR_UNSUPPORTED, "no usable CUDA GPU: %s",
+                   err != cudaSuccess ? cudaGetErrorString (err) : "no device found");
+      cudaGetLastError ();
+      return NULL;
+    }
+  cb = g_new0 (CuBackend, 1);
+  cb->base.ops = &cu_ops;
+  cb->device = 0;
+  if ((err = cudaSetDevice (0)) != cudaSuccess || (err = cudaGetDeviceProperties (&prop, 0)) != cudaSuccess
+      || (err = cudaStreamCreateWithFlags (&cb->stream, cudaStreamNonBlocking)) != cudaSuccess)
+    {
+      g_set_error (error, CU_ERROR, SD_ERROR_BACKEND, "cannot start the CUDA device: %s",
+                   cudaGetErrorString (err));
+      g_free (cb);
+      return NULL;
+    }
+  if (prop.major < 8)
+    {
+      g_set_error (error, CU_ERROR, SD_ERROR_UNSUPPORTED,
+                   "GPU %s has compute capability %d.%d: the CUDA backend needs 8.0 or newer (bf16 tensor cores)",
+                   prop.name, prop.major, prop.minor);
+      cudaStreamDestroy (cb->stream);
+      g_free (cb);
+      return NULL;
+    }
+  cb->sm_count = prop.multiProcessorCount;
+  if (cudaDeviceGetDefaultMemPool (&pool, 0) == cudaSuccess)
+    cudaMemPoolSetAttribute (pool, cudaMemPoolAttrReleaseThreshold, &keep);
+  if (cublasLtCreate (&cb->lt) != CUBLAS_STATUS_SUCCESS)
+    {
+      g_set_error (error, CU_ERROR, SD_ERROR_BACKEND, "cannot start cuBLASLt");
+      cu_destroy (&cb->base);
+      return NULL;
+    }
+  cb->workspace_size = WORKSPACE_BYTES;
+  if (cudaMalloc (&cb->workspace, cb->workspace_size) != cudaSuccess)
+    {
+      cudaGetLastError ();
+      g_set_error (error, CU_ERROR, SD_ERROR_OUT_OF_MEMORY,
+                   "out of GPU memory allocating the %zu-byte GEMM workspace", cb->workspace_size);
+      cb->workspace = NULL;
+      cu_destroy (&cb->base);
+      return NULL;
+    }
+  return &cb->base;
+}

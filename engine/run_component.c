@@ -1,0 +1,76 @@
+/* run_component.c: the table of runnable components and sd_run_component() behind the CLI. */
+#include "clip_model.h"
+#include "component.h"
+#include "scaledit.h"
+#include "t5_model.h"
+
+static const SdComponent components[] = {
+  { "clip", "input_ids [n] or [batch, n], f32 or i64", sd_clip_run_component },
+  { "t5", "input_ids [n] or [batch, n], f32 or i64", sd_t5_run_component },
+};
+
+void
+sd_component_output (GArray *outputs, const char *name, int ndim, const gint64 *shape, float *data)
+{
+  SdTensorOut t = { 0 };
+  int i;
+  t.name = g_strdup (name);
+  t.ndim = ndim;
+  for (i = 0; i < ndim; i++)
+    t.shape[i] = shape[i];
+  t.data = data;
+  g_array_append_val (outputs, t);
+}
+
+char *
+sd_component_names (void)
+{
+  GString *s = g_string_new (NULL);
+  gsize i;
+  for (i = 0; i < G_N_ELEMENTS (components); i++)
+    g_string_append_printf (s, "%s%s (reads %s)", i ? "\n" : "", components[i].name, components[i].inputs_help);
+  return g_string_free (s, FALSE);
+}
+
+gboolean
+sd_run_component (const char *component, const char *model_path, const char *backend_name,
+                  const char *in_path, const char *out_path, GError **error)
+{
+  const SdComponent *c = NULL;
+  SdTensorFile *inputs = NULL;
+  SdBackend *be = NULL;
+  GArray *outputs = g_array_new (FALSE, TRUE, sizeof (SdTensorOut));
+  gboolean ok = FALSE;
+  gsize i;
+
+  for (i = 0; i < G_N_ELEMENTS (components); i++)
+    if (g_str_equal (components[i].name, component))
+      c = &components[i];
+  if (!c)
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_ARGUMENT, "unknown component \"%s\"", component);
+      goto out;
+    }
+  inputs = sd_tensors_open (in_path, error);
+  if (!inputs)
+    goto out;
+  be = sd_backend_open (backend_name, error);
+  if (!be)
+    goto out;
+  if (!c->run (be, model_path, inputs, outputs, error) || !be->ops->sync (be, error))
+    goto out;
+  ok = sd_tensors_write (out_path, (const SdTensorOut *) outputs->data, outputs->len, error);
+out:
+  for (i = 0; i < outputs->len; i++)
+    {
+      SdTensorOut *t = &g_array_index (outputs, SdTensorOut, i);
+      g_free ((char *) t->name);
+      g_free ((float *) t->data);
+    }
+  g_array_free (outputs, TRUE);
+  if (be)
+    sd_backend_close (be);
+  if (inputs)
+    sd_tensors_close (inputs);
+  return ok;
+}

@@ -1,0 +1,388 @@
+/* text_encoder_io.c: loading helpers the CLIP and T5 encoders share (files, config, prefixes,
+ * checked tensors, host embedding rows, run-component input ids). */
+#include <math.h>
+#include <string.h>
+
+#include "scaledit.h"
+#include "text_encoder_io.h"
+
+/* model.safetensors.index.json (sharded) or model.safetensors inside `dir`, or NULL. */
+static char *
+folder_weights (const char *dir)
+{
+  const char *names[] = { "model.safetensors.index.json", "model.safetensors" };
+  gsize i;
+  for (i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      char *p = g_build_filename (dir, names[i], NULL);
+      if (g_file_test (p, G_FILE_TEST_IS_REGULAR))
+        return p;
+      g_free (p);
+    }
+  return NULL;
+}
+
+static gboolean
+read_config (SdEncoderFiles *f, const char *path, GError **error)
+{
+  GError *err = NULL;
+  JsonNode *root;
+
+  f->config_path = g_strdup (path);
+  f->parser = json_parser_new ();
+  if (!json_parser_load_from_file (f->parser, path, &err))
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "%s: %s", path, err->message);
+      g_error_free (err);
+      return FALSE;
+    }
+  root = json_parser_get_root (f->parser);
+  if (!root || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "%s: not a JSON object", path);
+      return FALSE;
+    }
+  f->config = json_node_get_object (root);
+  return TRUE;
+}
+
+/* The tensors file of `path`, reading config.json on the way when it is a folder. */
+static char *
+resolve (SdEncoderFiles *f, const char *path, const char *subfolder, const char *what, GError **error)
+{
+  char *folder, *config, *weights;
+
+  if (g_file_test (path, G_FILE_TEST_IS_REGULAR))
+    return g_strdup (path);
+  if (!g_file_test (path, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_IO, "%s: no such file or folder", path);
+      return NULL;
+    }
+  folder = g_strdup (path);
+  config = g_build_filename (folder, "config.json", NULL);
+  if (!g_file_test (config, G_FILE_TEST_IS_REGULAR))
+    {
+      char *sub = g_build_filename (path, subfolder, NULL);
+      g_free (config);
+      config = g_build_filename (sub, "config.json", NULL);
+      if (!g_file_test (config, G_FILE_TEST_IS_REGULAR))
+        {
+          g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
+                       "%s: no config.json and no %s/config.json: not a %s folder", path, subfolder, what);
+          g_free (sub);
+          g_free (config);
+          g_free (folder);
+          return NULL;
+        }
+      g_free (folder);
+      folder = sub;
+    }
+  weights = folder_weights (folder);
+  if (!weights)
+    g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
+                 "%s: no model.safetensors or model.safetensors.index.json", folder);
+  else if (!read_config (f, config, error))
+    g_clear_pointer (&weights, g_free);
+  g_free (config);
+  g_free (folder);
+  return weights;
+}
+
+SdEncoderFiles *
+sd_encoder_files_open (SdBackend *be, const char *path, const char *subfolder, const char *anchor,
+                       const char *what, GError **error)
+{
+  SdEncoderFiles *f = g_new0 (SdEncoderFiles, 1);
+  char *weights;
+  guint i, n;
+
+  f->be = be;
+  f->bufs = g_ptr_array_new ();
+  weights = resolve (f, path, subfolder, what, error);
+  if (!weights)
+    goto fail;
+  f->tf = sd_tensors_open (weights, error);
+  if (!f->tf)
+    {
+      g_free (weights);
+      goto fail;
+    }
+  n = sd_tensors_count (f->tf);
+  for (i = 0; i < n && !f->prefix; i++)
+    {
+      const char *name = sd_tensors_nth (f->tf, i)->name;
+      gsize len = strlen (name), alen = strlen (anchor);
+      if (len >= alen && g_str_has_suffix (name, anchor) && (len == alen || name[len - alen - 1] == '.'))
+        f->prefix = g_strndup (name, len - alen);
+    }
+  if (!f->prefix)
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_MODEL, "%s: no tensor named *%s: not a %s", weights,
+                   anchor, what);
+      g_free (weights);
+      goto fail;
+    }
+  g_free (weights);
+  return f;
+fail:
+  sd_encoder_files_free (f);
+  return NULL;
+}
+
+void
+sd_encoder_files_free (SdEncoderFiles *f)
+{
+  guint i;
+  if (!f)
+    return;
+  for (i = 0; i < f->bufs->len; i++)
+    f->be->ops->release (f->be, g_ptr_array_index (f->bufs, i));
+  g_ptr_array_free (f->bufs, TRUE);
+  if (f->tf)
+    sd_tensors_close (f->tf);
+  if (f->parser)
+    g_object_unref (f->parser);
+  g_free (f->config_path);
+  g_free (f->prefix);
+  g_clear_error (&f->error);
+  g_free (f);
+}
+
+static JsonNode *
+config_value (SdEncoderFiles *f, const char *key)
+{
+  JsonNode *node;
+  if (!f->config || !json_object_has_member (f->config, key))
+    return NULL;
+  node = json_object_get_member (f->config, key);
+  return JSON_NODE_HOLDS_VALUE (node) ? node : NULL;
+}
+
+gint64
+sd_encoder_config_int (SdEncoderFiles *f, const char *key, gint64 def)
+{
+  JsonNode *node = config_value (f, key);
+  if (!node)
+    return def;
+  if (json_node_get_value_type (node) == G_TYPE_INT64)
+    return json_node_get_int (node);
+  if (json_node_get_value_type (node) == G_TYPE_DOUBLE)
+    return (gint64) json_node_get_double (node);
+  return def;
+}
+
+double
+sd_encoder_config_double (SdEncoderFiles *f, const char *key, double def)
+{
+  JsonNode *node = config_value (f, key);
+  if (!node)
+    return def;
+  if (json_node_get_value_type (node) == G_TYPE_DOUBLE)
+    return json_node_get_double (node);
+  if (json_node_get_value_type (node) == G_TYPE_INT64)
+    return (double) json_node_get_int (node);
+  return def;
+}
+
+const char *
+sd_encoder_config_string (SdEncoderFiles *f, const char *key, const char *def)
+{
+  JsonNode *node = config_value (f, key);
+  if (!node || json_node_get_value_type (node) != G_TYPE_STRING)
+    return def;
+  return json_node_get_string (node);
+}
+
+gboolean
+sd_encoder_activation (SdEncoderFiles *f, const char *key, const char *name, SdAct *act, GError **error)
+{
+  static const struct {
+    const char *name;
+    SdAct act;
+  } acts[] = {
+    { "quick_gelu", SD_ACT_QUICK_GELU },
+    { "gelu", SD_ACT_GELU_ERF },
+    { "gelu_new", SD_ACT_GELU_TANH },
+    { "gelu_pytorch_tanh", SD_ACT_GELU_TANH },
+    { "gelu_fast", SD_ACT_GELU_TANH },
+    { "silu", SD_ACT_SILU },
+    { "swish", SD_ACT_SILU },
+  };
+  gsize i;
+  for (i = 0; i < G_N_ELEMENTS (acts); i++)
+    if (g_str_equal (name, acts[i].name))
+      {
+        *act = acts[i].act;
+        return TRUE;
+      }
+  g_set_error (error, SD_ERROR, SD_ERROR_UNSUPPORTED, "%s: %s \"%s\" is not supported",
+               f->config_path ? f->config_path : sd_tensors_path (f->tf), key, name);
+  return FALSE;
+}
+
+const SdTensorInfo *
+sd_encoder_find (SdEncoderFiles *f, const char *name)
+{
+  char *full = g_strconcat (f->prefix, name, NULL);
+  const SdTensorInfo *t = sd_tensors_find (f->tf, full);
+  g_free (full);
+  return t;
+}
+
+SdBuf *
+sd_encoder_load (SdEncoderFiles *f, const char *name, gint64 d0, gint64 d1)
+{
+  gint64 shape[2] = { d0, d1 };
+  char *full;
+  SdBuf *b;
+
+  if (f->error)
+    return NULL;
+  full = g_strconcat (f->prefix, name, NULL);
+  b = sd_tensors_load (f->tf, f->be, full, d1 < 0 ? 1 : 2, shape, &f->error);
+  g_free (full);
+  if (b)
+    g_ptr_array_add (f->bufs, b);
+  return b;
+}
+
+static gboolean
+is_float (SdStDType d)
+{
+  return d == SD_ST_F32 || d == SD_ST_F16 || d == SD_ST_BF16 || d == SD_ST_F64 || d == SD_ST_F8_E4M3
+         || d == SD_ST_F8_E5M2;
+}
+
+gboolean
+sd_encoder_check_table (SdEncoderFiles *f, const SdTensorInfo *t, const char *name, gint64 rows,
+                        gint64 cols)
+{
+  if (f->error)
+    return FALSE;
+  if (!t)
+    g_set_error (&f->error, SD_ERROR, SD_ERROR_MODEL, "%s: missing tensor \"%s%s\"",
+                 sd_tensors_path (f->tf), f->prefix, name);
+  else if (!is_float (t->dtype))
+    g_set_error (&f->error, SD_ERROR, SD_ERROR_MODEL,
+                 "%s: tensor \"%s\": dtype %s is not a float type", t->file, t->name,
+                 sd_st_dtype_name (t->dtype));
+  else if (t->ndim != 2 || t->shape[0] != rows || t->shape[1] != cols)
+    {
+      GString *has = g_string_new ("[");
+      int i;
+      for (i = 0; i < t->ndim; i++)
+        g_string_append_printf (has, "%s%" G_GINT64_FORMAT, i ? ", " : "", t->shape[i]);
+      g_string_append_c (has, ']');
+      g_set_error (&f->error, SD_ERROR, SD_ERROR_MODEL,
+                   "%s: tensor \"%s\" has shape %s, expected [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "]",
+                   t->file, t->name, has->str, rows, cols);
+      g_string_free (has, TRUE);
+    }
+  return f->error == NULL;
+}
+
+float *
+sd_encoder_gather_rows (const SdTensorInfo *table, const int *ids, int n, GError **error)
+{
+  const gsize cols = table->shape[1];
+  const gsize elem = table->n_bytes / table->n_elements;
+  float *out = g_new (float, (gsize) n * cols);
+  int i;
+
+  for (i = 0; i < n; i++)
+    {
+      SdTensorInfo row = *table;
+      float *r;
+      if (ids[i] < 0 || ids[i] >= table->shape[0])
+        {
+          g_set_error (error, SD_ERROR, SD_ERROR_ARGUMENT,
+                       "token id %d at position %d is outside the vocabulary of %" G_GINT64_FORMAT " (%s)",
+                       ids[i], i, table->shape[0], table->name);
+          g_free (out);
+          return NULL;
+        }
+      row.ndim = 1;
+      row.shape[0] = cols;
+      row.n_elements = cols;
+      row.n_bytes = cols * elem;
+      row.data = table->data + (gsize) ids[i] * cols * elem;
+      r = sd_tensor_to_f32 (&row, error);
+      if (!r)
+        {
+          g_free (out);
+          return NULL;
+        }
+      memcpy (out + (gsize) i * cols, r, cols * sizeof (float));
+      g_free (r);
+    }
+  return out;
+}
+
+int *
+sd_encoder_input_ids (SdTensorFile *inputs, int *batch, int *n, GError **error)
+{
+  const SdTensorInfo *t = sd_tensors_find (inputs, "input_ids");
+  const char *file = sd_tensors_path (inputs);
+  gsize i, count;
+  int *ids;
+  float *f = NULL;
+
+  if (!t)
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_ARGUMENT, "%s: no tensor input_ids", file);
+      return NULL;
+    }
+  if (t->ndim != 1 && t->ndim != 2)
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_ARGUMENT,
+                   "%s: input_ids has %d dimensions, expected [n] or [batch, n]", file, t->ndim);
+      return NULL;
+    }
+  *batch = t->ndim == 2 ? (int) t->shape[0] : 1;
+  *n = (int) t->shape[t->ndim - 1];
+  count = t->n_elements;
+  if (count == 0)
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_ARGUMENT, "%s: input_ids is empty", file);
+      return NULL;
+    }
+  if (t->dtype != SD_ST_I64 && t->dtype != SD_ST_I32 && !is_float (t->dtype))
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_ARGUMENT,
+                   "%s: input_ids has dtype %s; use F32, I64 or I32", file, sd_st_dtype_name (t->dtype));
+      return NULL;
+    }
+  if (is_float (t->dtype) && !(f = sd_tensor_to_f32 (t, error)))
+    return NULL;
+  ids = g_new (int, count);
+  for (i = 0; i < count; i++)
+    {
+      double v;
+      if (t->dtype == SD_ST_I64)
+        {
+          gint64 x;
+          memcpy (&x, t->data + i * 8, 8);
+          v = (double) GINT64_FROM_LE (x);
+        }
+      else if (t->dtype == SD_ST_I32)
+        {
+          gint32 x;
+          memcpy (&x, t->data + i * 4, 4);
+          v = (double) GINT32_FROM_LE (x);
+        }
+      else
+        v = f[i];
+      if (v != floor (v) || v < 0 || v > G_MAXINT)
+        {
+          g_set_error (error, SD_ERROR, SD_ERROR_ARGUMENT,
+                       "%s: input_ids[%" G_GSIZE_FORMAT "] = %g is not a token id", file, i, v);
+          g_free (ids);
+          g_free (f);
+          return NULL;
+        }
+      ids[i] = (int) v;
+    }
+  g_free (f);
+  return ids;
+}

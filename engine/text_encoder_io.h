@@ -1,0 +1,57 @@
+/* text_encoder_io.h: what the CLIP and T5 encoders share for loading: finding their weights (a
+ * diffusers folder or a single file), reading config.json, the key prefix of a file, loading
+ * checked tensors, gathering embedding rows on the host, and reading input ids for run-component. */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+#include "backend.h"
+#include "safetensors.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  SdBackend *be;
+  SdTensorFile *tf;
+  JsonParser *parser; /* config.json; NULL for a single file */
+  JsonObject *config; /* its root object, or NULL */
+  char *config_path;
+  char *prefix;       /* what precedes the model's own key names ("text_model.", "encoder.", "") */
+  GPtrArray *bufs;    /* every buffer loaded, released together */
+  GError *error;      /* the first loading failure; later loads do nothing */
+} SdEncoderFiles;
+
+/* Opens the encoder at `path`: a folder holding config.json and model.safetensors (or
+ * model.safetensors.index.json), a diffusers model folder holding `subfolder`, or a single
+ * .safetensors file. The key prefix is what precedes `anchor` in the first tensor name ending
+ * with it; `what` names the model in errors. */
+SdEncoderFiles *sd_encoder_files_open (SdBackend *be, const char *path, const char *subfolder,
+                                       const char *anchor, const char *what, GError **error);
+/* Releases every loaded buffer and closes the files. */
+void sd_encoder_files_free (SdEncoderFiles *f);
+
+/* config.json members (defaults when absent or for a single file). */
+gint64 sd_encoder_config_int (SdEncoderFiles *f, const char *key, gint64 def);
+double sd_encoder_config_double (SdEncoderFiles *f, const char *key, double def);
+const char *sd_encoder_config_string (SdEncoderFiles *f, const char *key, const char *def);
+/* The activation named by a transformers hidden_act string; FALSE (with error naming `key` and
+ * the config file) for one the backend has not. */
+gboolean sd_encoder_activation (SdEncoderFiles *f, const char *key, const char *name, SdAct *act,
+                                GError **error);
+
+/* Tensor prefix + name, or NULL. */
+const SdTensorInfo *sd_encoder_find (SdEncoderFiles *f, const char *name);
+/* Loads prefix + name onto the backend with the given shape (d1 < 0: 1-D). After a failure
+ * (kept in f->error) it returns NULL without trying. */
+SdBuf *sd_encoder_load (SdEncoderFiles *f, const char *name, gint64 d0, gint64 d1);
+/* Checks that `t` (called prefix + name) is a float tensor of shape [rows, cols]; sets f->error. */
+gboolean sd_encoder_check_table (SdEncoderFiles *f, const SdTensorInfo *t, const char *name,
+                                 gint64 rows, gint64 cols);
+/* Rows ids[0..n) of a 2-D float tensor as host f32 [n][cols]; ids must lie in [0, rows). */
+float *sd_encoder_gather_rows (const SdTensorInfo *table, const int *ids, int n, GError **error);
+
+/* The "input_ids" tensor of run-component's inputs ([n] or [batch, n]; f32, i64 or i32) as
+ * integers; sets *batch and *n. */
+int *sd_encoder_input_ids (SdTensorFile *inputs, int *batch, int *n, GError **error);
+
+G_END_DECLS
