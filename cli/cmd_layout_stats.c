@@ -22,7 +22,7 @@ cmd_layout_stats (int argc, char **argv)
     { "width", 0, 0, G_OPTION_ARG_INT, &req.width, "image width in pixels", "W" },
     { "height", 0, 0, G_OPTION_ARG_INT, &req.height, "image height in pixels", "H" },
     { "order", 0, 0, G_OPTION_ARG_STRING, &order, "token order: hilbert (default), window, raster", "ORDER" },
-    { "block", 0, 0, G_OPTION_ARG_STRING, &block, "query × key block size (128x64)", "QxK" },
+    { "block", 0, 0, G_OPTION_ARG_STRING, &block, "query x key block size (128x64)", "QxK" },
     { "window", 0, 0, G_OPTION_ARG_INT, &req.window, "window side in tokens (16)", "N" },
     { "global-factor", 0, 0, G_OPTION_ARG_INT, &req.global_factor,
       "LR guidance at 1/F of each side; 1: none (4)", "F" },

@@ -289,7 +289,7 @@ sd_attn_plan_new (const SdLayout *layout, const SdMaskRules *rules, int q_block,
   if (q_block < 1 || k_block < 1)
     {
       g_set_error (error, SD_ERROR, SD_ERROR_ARGUMENT,
-                   "attention plan: block size %d×%d is not positive", q_block, k_block);
+                   "attention plan: block size %dx%d is not positive", q_block, k_block);
       return NULL;
     }
   b.rules = rules ? *rules : defaults;

@@ -99,14 +99,14 @@ check_spec (const SdLayoutSpec *s, GError **error)
     }
   if (s->hr_rows < 1 || s->hr_cols < 1)
     {
-      g_set_error (error, SD_ERROR, SD_ERROR_ARGUMENT, "layout: HR grid %d×%d is empty",
+      g_set_error (error, SD_ERROR, SD_ERROR_ARGUMENT, "layout: HR grid %dx%d is empty",
                    s->hr_rows, s->hr_cols);
       return FALSE;
     }
   if (s->lr_rows < 0 || s->lr_cols < 0 || (s->lr_rows == 0) != (s->lr_cols == 0))
     {
       g_set_error (error, SD_ERROR, SD_ERROR_ARGUMENT,
-                   "layout: LR grid %d×%d must have both sides positive, or both 0 (no LR)",
+                   "layout: LR grid %dx%d must have both sides positive, or both 0 (no LR)",
                    s->lr_rows, s->lr_cols);
       return FALSE;
     }
@@ -123,7 +123,7 @@ check_spec (const SdLayoutSpec *s, GError **error)
     }
   if (s->lr_row_scale < 0 || s->lr_col_scale < 0)
     {
-      g_set_error (error, SD_ERROR, SD_ERROR_ARGUMENT, "layout: LR anchor scale %g×%g is negative",
+      g_set_error (error, SD_ERROR, SD_ERROR_ARGUMENT, "layout: LR anchor scale %gx%g is negative",
                    s->lr_row_scale, s->lr_col_scale);
       return FALSE;
     }

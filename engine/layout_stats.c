@@ -15,7 +15,7 @@ sd_layout_stats (const SdLayoutStatsRequest *req, SdLayoutStats *stats, GError *
 
   if (req->width < 1 || req->height < 1)
     {
-      g_set_error (error, SD_ERROR, SD_ERROR_ARGUMENT, "layout stats: image size %d×%d is empty",
+      g_set_error (error, SD_ERROR, SD_ERROR_ARGUMENT, "layout stats: image size %dx%d is empty",
                    req->width, req->height);
       return FALSE;
     }

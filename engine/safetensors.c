@@ -383,25 +383,16 @@ compare_names (gconstpointer a, gconstpointer b)
   return strcmp (x->name, y->name);
 }
 
-/* Sorts tf->tensors by name and indexes them; a repeated name is an error. */
-static gboolean
-index_names (SdTensorFile *tf, GError **error)
+/* Sorts tf->tensors by name and indexes them (JSON object members are unique). */
+static void
+index_names (SdTensorFile *tf)
 {
   guint i;
 
   g_array_sort (tf->tensors, compare_names);
-  g_hash_table_remove_all (tf->by_name);
   for (i = 0; i < tf->tensors->len; i++)
-    {
-      const SdTensorInfo *t = &g_array_index (tf->tensors, SdTensorInfo, i);
-      if (!g_hash_table_insert (tf->by_name, (gpointer) t->name, GUINT_TO_POINTER (i + 1)))
-        {
-          g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "%s: tensor \"%s\" appears twice",
-                       tf->path, t->name);
-          return FALSE;
-        }
-    }
-  return TRUE;
+    g_hash_table_insert (tf->by_name, (gpointer) g_array_index (tf->tensors, SdTensorInfo, i).name,
+                         GUINT_TO_POINTER (i + 1));
 }
 
 /* No two non-empty byte ranges may share a byte. */
@@ -502,7 +493,9 @@ parse_file (SdTensorFile *tf, const guint8 *bytes, gsize len, GError **error)
       g_array_append_val (tf->tensors, t);
       g_array_append_val (spans, span);
     }
-  ok = ok && check_overlaps (tf, spans, error) && index_names (tf, error);
+  ok = ok && check_overlaps (tf, spans, error);
+  if (ok)
+    index_names (tf);
   g_array_free (spans, TRUE);
   json_node_unref (root);
   return ok;
@@ -589,6 +582,19 @@ index_metadata (SdTensorFile *tf, JsonObject *root, GError **error)
                               g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (value)));
     }
   return TRUE;
+}
+
+/* Adds a shard's __metadata__ entries the index does not have (a GFunc over the shards). */
+static void
+add_shard_metadata (gpointer shard, gpointer metadata)
+{
+  GHashTableIter it;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&it, ((SdTensorFile *) shard)->metadata);
+  while (g_hash_table_iter_next (&it, &key, &value))
+    if (!g_hash_table_contains (metadata, key))
+      g_hash_table_insert (metadata, g_strdup (key), g_strdup (value));
 }
 
 /* A shard must be named by a relative path that stays inside the index's folder. */
@@ -691,22 +697,10 @@ open_index (const char *path, GError **error)
         }
       g_array_append_val (tf->tensors, *t);
     }
-  ok = index_names (tf, error);
+  index_names (tf);
+  ok = index_metadata (tf, json_node_get_object (root), error);
   if (ok)
-    {
-      guint i;
-      for (i = 0; i < tf->shards->len; i++)
-        {
-          SdTensorFile *shard = g_ptr_array_index (tf->shards, i);
-          GHashTableIter it;
-          gpointer key, val;
-          g_hash_table_iter_init (&it, shard->metadata);
-          while (g_hash_table_iter_next (&it, &key, &val))
-            if (!g_hash_table_contains (tf->metadata, key))
-              g_hash_table_insert (tf->metadata, g_strdup (key), g_strdup (val));
-        }
-      ok = index_metadata (tf, json_node_get_object (root), error);
-    }
+    g_ptr_array_foreach (tf->shards, add_shard_metadata, tf->metadata);
 out:
   if (shard_by_file)
     g_hash_table_destroy (shard_by_file);

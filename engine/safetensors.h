@@ -32,7 +32,8 @@ typedef struct SdTensorFile SdTensorFile;
 /* Opens a .safetensors file, or a *.safetensors.index.json with its shards. Validates the header
  * (length, JSON, dtypes, shapes, offsets within the file, no overlaps, sizes) of every file. */
 SdTensorFile *sd_tensors_open (const char *path, GError **error);
-/* Validates a header held in memory (the fuzz target's entry point). */
+/* Validates a file held in memory (the fuzz target's entry point); `name` stands for the file in
+ * messages. The tensors point into `bytes`, which must outlive the result. */
 SdTensorFile *sd_tensors_parse (const char *name, const guint8 *bytes, gsize len, GError **error);
 void sd_tensors_close (SdTensorFile *tf);
 
@@ -42,7 +43,8 @@ const SdTensorInfo *sd_tensors_find (SdTensorFile *tf, const char *name);
 /* Sorted names of all tensors. */
 guint sd_tensors_count (SdTensorFile *tf);
 const SdTensorInfo *sd_tensors_nth (SdTensorFile *tf, guint i);
-/* The header's __metadata__ entry `key`, or NULL. */
+/* The header's __metadata__ entry `key`, or NULL. For an index: its "metadata" entries (strings,
+ * and integers such as total_size printed in decimal), then those of its shards. */
 const char *sd_tensors_metadata (SdTensorFile *tf, const char *key);
 
 const char *sd_st_dtype_name (SdStDType dtype);
@@ -62,6 +64,8 @@ typedef struct {
   const float *data;
 } SdTensorOut;
 
+/* Writes through a temporary file renamed over `path`, so a failed write leaves `path` as it was.
+ * The header is padded with spaces to a multiple of 8 bytes, as the reference writer does. */
 gboolean sd_tensors_write (const char *path, const SdTensorOut *tensors, int n, GError **error);
 
 G_END_DECLS

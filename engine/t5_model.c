@@ -182,7 +182,7 @@ sd_t5_load (SdBackend *be, const char *path, GError **error)
   if (!m->embed)
     {
       g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
-                   "%s: tensor shared.weight (or %sembed_tokens.weight) is missing",
+                   "%s: missing tensor \"shared.weight\" (or \"%sembed_tokens.weight\")",
                    sd_tensors_path (m->files->tf), m->files->prefix);
       goto fail;
     }

@@ -11,8 +11,8 @@ _GOLDEN = 0x9E3779B1
 def hash2(ix, iy, seed):
     """A uint32 hash of integer lattice coordinates (any integer arrays, broadcast) and a seed."""
     with np.errstate(over="ignore"):
-        h = np.asarray(ix).astype(np.uint32) * np.uint32(0x8DA6B343)
-        h ^= np.asarray(iy).astype(np.uint32) * np.uint32(0xD8163841)
+        h = (np.asarray(ix).astype(np.uint32) * np.uint32(0x8DA6B343)) ^ \
+            (np.asarray(iy).astype(np.uint32) * np.uint32(0xD8163841))
         h ^= np.uint32(seed & 0xFFFFFFFF) * np.uint32(0xCB1AB31F)
         h ^= h >> np.uint32(16)
         h *= np.uint32(0x7FEB352D)

@@ -1,0 +1,468 @@
+/* cuda_attention.cu: the fused attention kernel (flash-attention style, bf16 mma.sync m16n8k16,
+ * f32 online softmax): dense, causal (CLIP), with T5's relative bias, or block-sparse over a
+ * Scale-DiT plan, applying the token mask only inside partial blocks.
+ *
+ * One CTA of 8 warps takes a 128-query tile of one head (16 rows per warp, Q held in registers)
+ * and streams 64-key K/V tiles through shared memory with cp.async, two stages deep. With a plan
+ * the tile visits the key blocks its query block lists; plans need q_block a multiple of 128 and
+ * k_block a multiple of 64. Head dims 64 and 128; q/k/v/out offsets and row strides must be
+ * multiples of 8 elements (16-byte rows). */
+#include <math.h>
+
+#include "cuda_internal.h"
+
+#define BM 128
+#define BN 64
+#define NWARPS 8
+#define NTHREADS (NWARPS * 32)
+#define LOG2E 1.4426950408889634f
+
+typedef struct {
+  const bf16 *q, *k, *v;
+  bf16 *out;
+  long ldq, ldk, ldv, ldo;
+  int n_q, n_kv, heads, n_qtiles;
+  float scale_log2;
+  int causal;
+  const bf16 *bias; /* [heads][n_q + n_kv - 1] or NULL */
+  /* Plan (row_start NULL: dense). */
+  const int *row_start, *kblock;
+  const unsigned char *partial;
+  const SdTokenPos *tokens;
+  const int *order;
+  SdMaskRules rules;
+  int q_block, k_block;
+} AttnParams;
+
+static __device__ __forceinline__ unsigned
+smem_addr (const void *p)
+{
+  return (unsigned) __cvta_generic_to_shared (p);
+}
+
+static __device__ __forceinline__ void
+cp_async16 (void *dst, const void *src, int src_bytes)
+{
+  asm volatile ("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr (dst)), "l"(src),
+                "r"(src_bytes));
+}
+
+static __device__ __forceinline__ void
+cp_async_commit ()
+{
+  asm volatile ("cp.async.commit_group;\n" ::);
+}
+
+template <int N>
+static __device__ __forceinline__ void
+cp_async_wait ()
+{
+  asm volatile ("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+static __device__ __forceinline__ void
+ldsm_x4 (unsigned *r, const void *p)
+{
+  asm volatile ("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                : "r"(smem_addr (p)));
+}
+
+static __device__ __forceinline__ void
+ldsm_x4_trans (unsigned *r, const void *p)
+{
+  asm volatile ("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                : "r"(smem_addr (p)));
+}
+
+static __device__ __forceinline__ void
+mma_bf16 (float *c, const unsigned *a, unsigned b0, unsigned b1)
+{
+  asm volatile ("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+                "{%8,%9}, {%0,%1,%2,%3};\n"
+                : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+static __device__ __forceinline__ float
+fast_exp2 (float x)
+{
+  float y;
+  asm ("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
+static __device__ __forceinline__ unsigned
+pack_bf16 (float lo, float hi)
+{
+  __nv_bfloat162 h = __floats2bfloat162_rn (lo, hi);
+  return *reinterpret_cast<unsigned *> (&h);
+}
+
+/* Byte offset of 16-byte chunk `ch` of row `row` in a swizzled tile of D bf16 columns. */
+template <int D>
+static __device__ __forceinline__ int
+swz (int row, int ch)
+{
+  return row * (D * 2) + ((ch ^ (row & 7)) << 4);
+}
+
+/* Copies rows [start, start + rows) of one head into a swizzled tile; rows at or past `limit`
+ * are zero-filled. */
+template <int D>
+static __device__ __forceinline__ void
+load_tile (char *dst, const bf16 *base, long ld, int start, int rows, int limit)
+{
+  constexpr int CH = D / 8;
+  for (int i = threadIdx.x; i < rows * CH; i += NTHREADS)
+    {
+      int r = i / CH, ch = i % CH, gr = start + r;
+      const bf16 *src = gr < limit ? base + gr * ld + ch * 8 : base;
+      cp_async16 (dst + swz<D> (r, ch), src, gr < limit ? 16 : 0);
+    }
+}
+
+/* Token positions of keys [start, start + BN) (bytes past the array's end zero-filled). */
+static __device__ __forceinline__ void
+load_tokens (SdTokenPos *dst, const SdTokenPos *tokens, int start, int n_tokens)
+{
+  constexpr int CHUNKS = BN * (int) sizeof (SdTokenPos) / 16;
+  const char *src = reinterpret_cast<const char *> (tokens + start);
+  long left = ((long) n_tokens - start) * (long) sizeof (SdTokenPos);
+  for (int i = threadIdx.x; i < CHUNKS; i += NTHREADS)
+    {
+      long rem = left - 16l * i;
+      int bytes = rem >= 16 ? 16 : rem > 0 ? (int) rem : 0;
+      cp_async16 (reinterpret_cast<char *> (dst) + 16 * i, bytes ? src + 16 * i : (const char *) tokens, bytes);
+    }
+}
+
+/* Where key tile i of this CTA starts, and whether its pairs need the token mask. */
+static __device__ __forceinline__ int
+tile_start (const AttnParams &p, int e0, int per_entry, int i, bool *partial)
+{
+  if (!p.row_start)
+    {
+      *partial = false;
+      return i * BN;
+    }
+  int e = e0 + i / per_entry;
+  *partial = p.partial[e] != 0;
+  return p.kblock[e] * p.k_block + (i % per_entry) * BN;
+}
+
+template <int D>
+static __global__ void __launch_bounds__ (NTHREADS, 1)
+attention_kernel (AttnParams p)
+{
+  constexpr int TILE = BN * D * 2;   /* bytes of one K or V tile */
+  constexpr int KD = D / 16;         /* k-steps over the head dim */
+  constexpr int ND = D / 8;          /* 8-wide output column tiles */
+  extern __shared__ __align__ (128) char smem[];
+  /* Stage s: K at s * 2 * TILE, V right after it. */
+#define STAGE_K(s) (smem + (s) * 2 * TILE)
+#define STAGE_V(s) (smem + (s) * 2 * TILE + TILE)
+  char *sq = smem + 2 * TILE; /* Q shares stage 1 until it sits in registers */
+  SdTokenPos *tok_k = reinterpret_cast<SdTokenPos *> (smem + 4 * TILE);
+  SdTokenPos *tok_q = tok_k + 2 * BN;
+
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  int item, qt, head;
+  if (p.order)
+    {
+      item = p.order[blockIdx.x];
+      qt = item / p.heads;
+      head = item % p.heads;
+    }
+  else
+    {
+      head = blockIdx.x / p.n_qtiles;
+      qt = blockIdx.x % p.n_qtiles;
+      if (p.causal)
+        qt = p.n_qtiles - 1 - qt;
+    }
+  const int q0 = qt * BM;
+  const bf16 *kbase = p.k + (long) head * D, *vbase = p.v + (long) head * D;
+
+  int e0 = 0, per_entry = 1, n_tiles;
+  if (p.row_start)
+    {
+      int b = q0 / p.q_block;
+      e0 = p.row_start[b];
+      per_entry = p.k_block / BN;
+      n_tiles = (p.row_start[b + 1] - e0) * per_entry;
+    }
+  else
+    {
+      int end = p.causal ? min (p.n_kv, q0 + BM) : p.n_kv;
+      n_tiles = (end + BN - 1) / BN;
+    }
+
+  /* Q (and its token positions), then the first K/V tile. */
+  load_tile<D> (sq, p.q + (long) head * D, p.ldq, q0, BM, p.n_q);
+  if (p.tokens && threadIdx.x < BM)
+    {
+      int r = q0 + threadIdx.x;
+      SdTokenPos zero = { 0, 0, 0, 0, 0 };
+      tok_q[threadIdx.x] = r < p.n_q ? p.tokens[r] : zero;
+    }
+  cp_async_commit ();
+  bool next_partial = false;
+  int next_start = n_tiles > 0 ? tile_start (p, e0, per_entry, 0, &next_partial) : 0;
+  if (n_tiles > 0)
+    {
+      load_tile<D> (STAGE_K (0), kbase, p.ldk, next_start, BN, p.n_kv);
+      load_tile<D> (STAGE_V (0), vbase, p.ldv, next_start, BN, p.n_kv);
+      if (p.tokens)
+        load_tokens (tok_k, p.tokens, next_start, p.n_kv);
+    }
+  cp_async_commit ();
+  cp_async_wait<1> ();
+  __syncthreads ();
+
+  unsigned qf[KD][4];
+#pragma unroll
+  for (int kk = 0; kk < KD; kk++)
+    ldsm_x4 (qf[kk], sq + swz<D> (warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, kk * 2 + (lane >> 4)));
+  __syncthreads (); /* stage 1 is free again */
+
+  float o[ND][4];
+#pragma unroll
+  for (int n = 0; n < ND; n++)
+    o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0;
+  float m_run[2] = { -INFINITY, -INFINITY }, l_run[2] = { 0, 0 };
+  const int row0 = q0 + warp * 16 + g; /* this thread's rows: row0 and row0 + 8 */
+
+  for (int i = 0; i < n_tiles; i++)
+    {
+      const int st = i & 1;
+      const int kstart = next_start;
+      const bool partial = next_partial;
+      if (i + 1 < n_tiles)
+        {
+          next_start = tile_start (p, e0, per_entry, i + 1, &next_partial);
+          load_tile<D> (STAGE_K (st ^ 1), kbase, p.ldk, next_start, BN, p.n_kv);
+          load_tile<D> (STAGE_V (st ^ 1), vbase, p.ldv, next_start, BN, p.n_kv);
+          if (p.tokens)
+            load_tokens (tok_k + (st ^ 1) * BN, p.tokens, next_start, p.n_kv);
+        }
+      cp_async_commit ();
+      cp_async_wait<1> ();
+      __syncthreads ();
+
+      /* S = Q K^T for this warp's 16 rows and the tile's 64 keys. */
+      float s[8][4];
+#pragma unroll
+      for (int j = 0; j < 8; j++)
+        s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0;
+#pragma unroll
+      for (int kk = 0; kk < KD; kk++)
+#pragma unroll
+        for (int jp = 0; jp < 4; jp++)
+          {
+            unsigned b[4];
+            ldsm_x4 (b, STAGE_K (st) + swz<D> (jp * 16 + (lane & 7) + ((lane >> 4) << 3),
+                                               kk * 2 + ((lane >> 3) & 1)));
+            mma_bf16 (s[2 * jp], qf[kk], b[0], b[1]);
+            mma_bf16 (s[2 * jp + 1], qf[kk], b[2], b[3]);
+          }
+
+      /* Scale to log2 units; mask only where some pair of the tile may be excluded. */
+      const bool elementwise = partial || p.bias || kstart + BN > p.n_kv
+                               || (p.causal && kstart + BN - 1 > q0);
+#pragma unroll
+      for (int j = 0; j < 8; j++)
+#pragma unroll
+        for (int e = 0; e < 4; e++)
+          {
+            float x = s[j][e] * p.scale_log2;
+            if (elementwise)
+              {
+                int row = row0 + (e >> 1) * 8, col = kstart + j * 8 + 2 * t + (e & 1);
+                bool ok = col < p.n_kv && row < p.n_q;
+                if (p.causal)
+                  ok = ok && col <= row;
+                if (partial && ok)
+                  ok = sd_mask_allows (&p.rules, &tok_q[row - q0], &tok_k[st * BN + (col - kstart)]);
+                if (!ok)
+                  x = -INFINITY;
+                else if (p.bias)
+                  x += __bfloat162float (p.bias[(long) head * (p.n_q + p.n_kv - 1) + (col - row) + p.n_q - 1]) * LOG2E;
+              }
+            s[j][e] = x;
+          }
+
+      /* Online softmax: two rows per thread, reduced over the quad that shares them. */
+      float corr[2];
+#pragma unroll
+      for (int r = 0; r < 2; r++)
+        {
+          float mx = -INFINITY;
+#pragma unroll
+          for (int j = 0; j < 8; j++)
+            mx = fmaxf (mx, fmaxf (s[j][2 * r], s[j][2 * r + 1]));
+          mx = fmaxf (mx, __shfl_xor_sync (0xffffffffu, mx, 1));
+          mx = fmaxf (mx, __shfl_xor_sync (0xffffffffu, mx, 2));
+          float m_new = fmaxf (m_run[r], mx);
+          float base = m_new == -INFINITY ? 0.0f : m_new;
+          corr[r] = fast_exp2 (m_run[r] - base);
+          m_run[r] = m_new;
+          float sum = 0;
+#pragma unroll
+          for (int j = 0; j < 8; j++)
+            {
+              s[j][2 * r] = fast_exp2 (s[j][2 * r] - base);
+              s[j][2 * r + 1] = fast_exp2 (s[j][2 * r + 1] - base);
+              sum += s[j][2 * r] + s[j][2 * r + 1];
+            }
+          l_run[r] = l_run[r] * corr[r] + sum;
+        }
+#pragma unroll
+      for (int n = 0; n < ND; n++)
+        {
+          o[n][0] *= corr[0];
+          o[n][1] *= corr[0];
+          o[n][2] *= corr[1];
+          o[n][3] *= corr[1];
+        }
+
+      /* O += P V, P taken straight from the S accumulators as A fragments. */
+#pragma unroll
+      for (int kk = 0; kk < 4; kk++)
+        {
+          unsigned a[4] = { pack_bf16 (s[2 * kk][0], s[2 * kk][1]), pack_bf16 (s[2 * kk][2], s[2 * kk][3]),
+                            pack_bf16 (s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                            pack_bf16 (s[2 * kk + 1][2], s[2 * kk + 1][3]) };
+#pragma unroll
+          for (int jd = 0; jd < D / 16; jd++)
+            {
+              unsigned b[4];
+              ldsm_x4_trans (b, STAGE_V (st) + swz<D> (kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8,
+                                                       jd * 2 + (lane >> 4)));
+              mma_bf16 (o[2 * jd], a, b[0], b[1]);
+              mma_bf16 (o[2 * jd + 1], a, b[2], b[3]);
+            }
+        }
+      __syncthreads (); /* the stage is overwritten by the next iteration's loads */
+    }
+  cp_async_wait<0> ();
+
+  /* Normalize (rows with no allowed key stay zero) and stage through this warp's 16 rows. */
+  float inv[2];
+#pragma unroll
+  for (int r = 0; r < 2; r++)
+    {
+      float l = l_run[r];
+      l += __shfl_xor_sync (0xffffffffu, l, 1);
+      l += __shfl_xor_sync (0xffffffffu, l, 2);
+      inv[r] = l > 0 ? 1.0f / l : 0.0f;
+    }
+  char *so = smem; /* stage 0 is free after the loop's last barrier */
+#pragma unroll
+  for (int n = 0; n < ND; n++)
+    {
+      int r = warp * 16 + g;
+      *reinterpret_cast<unsigned *> (so + swz<D> (r, n) + 4 * t) = pack_bf16 (o[n][0] * inv[0], o[n][1] * inv[0]);
+      *reinterpret_cast<unsigned *> (so + swz<D> (r + 8, n) + 4 * t) = pack_bf16 (o[n][2] * inv[1], o[n][3] * inv[1]);
+    }
+  __syncwarp ();
+  bf16 *obase = p.out + (long) head * D;
+  for (int i = lane; i < 16 * ND; i += 32)
+    {
+      int r = warp * 16 + i / ND, ch = i % ND;
+      if (q0 + r < p.n_q)
+        *reinterpret_cast<uint4 *> (obase + (q0 + r) * p.ldo + ch * 8) = *reinterpret_cast<const uint4 *> (so + swz<D> (r, ch));
+    }
+#undef STAGE_K
+#undef STAGE_V
+}
+
+template <int D>
+static void
+launch (CuBackend *cb, const AttnParams &p, unsigned grid)
+{
+  const int smem = 4 * BN * D * 2 + (2 * BN + BM) * (int) sizeof (SdTokenPos);
+  static int configured = 0;
+  if (!configured)
+    {
+      cudaFuncSetAttribute (attention_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+      configured = 1;
+    }
+  attention_kernel<D><<<grid, NTHREADS, smem, cb->stream>>> (p);
+}
+
+static gboolean
+view_ok (SdView v)
+{
+  return v.buf && v.off % 8 == 0 && v.ld % 8 == 0;
+}
+
+void
+cu_attention (SdBackend *be, const SdAttnArgs *a)
+{
+  CuBackend *cb = cu_backend (be);
+  const SdAttnPlan *plan = a->plan;
+  AttnParams p = {};
+  unsigned grid;
+
+  if (a->n_q <= 0 || a->heads <= 0)
+    return;
+  if (a->head_dim != 64 && a->head_dim != 128)
+    {
+      cu_record (cb, SD_ERROR_UNSUPPORTED, "attention: head_dim %d (the CUDA kernel takes 64 and 128)",
+                 a->head_dim);
+      return;
+    }
+  if (!view_ok (a->q) || !view_ok (a->k) || !view_ok (a->v) || !view_ok (a->out))
+    {
+      cu_record (cb, SD_ERROR_UNSUPPORTED,
+                 "attention: q/k/v/out offsets and row strides must be multiples of 8 elements");
+      return;
+    }
+  if (plan && (plan->q_block % BM || plan->k_block % BN || plan->n_tokens != a->n_q
+               || plan->n_tokens != a->n_kv || !plan->tokens))
+    {
+      cu_record (cb, SD_ERROR_UNSUPPORTED,
+                 "attention: plan of %d tokens in %dx%d blocks for %d queries and %d keys (the CUDA kernel "
+                 "needs q_block a multiple of %d, k_block a multiple of %d, and n_q = n_kv = n_tokens)",
+                 plan->n_tokens, plan->q_block, plan->k_block, a->n_q, a->n_kv, BM, BN);
+      return;
+    }
+  p.q = cu_ptr (a->q);
+  p.k = cu_ptr (a->k);
+  p.v = cu_ptr (a->v);
+  p.out = cu_ptr (a->out);
+  p.ldq = a->q.ld;
+  p.ldk = a->k.ld;
+  p.ldv = a->v.ld;
+  p.ldo = a->out.ld;
+  p.n_q = a->n_q;
+  p.n_kv = a->n_kv;
+  p.heads = a->heads;
+  p.n_qtiles = (a->n_q + BM - 1) / BM;
+  p.scale_log2 = a->scale * LOG2E;
+  p.causal = a->causal;
+  p.bias = a->bias_by_delta ? a->bias_by_delta->ptr : NULL;
+  grid = (unsigned) p.n_qtiles * a->heads;
+  if (plan)
+    {
+      const CuPlanDevice *d = cu_plan_get (cb, plan, a->heads, BM);
+      if (!d)
+        return;
+      p.row_start = d->row_start;
+      p.kblock = d->kblock;
+      p.partial = d->partial;
+      p.tokens = d->tokens;
+      p.order = d->order;
+      p.rules = plan->rules;
+      p.q_block = plan->q_block;
+      p.k_block = plan->k_block;
+      grid = d->n_order;
+    }
+  if (a->head_dim == 64)
+    launch<64> (cb, p, grid);
+  else
+    launch<128> (cb, p, grid);
+  cu_check (cb, cudaGetLastError (), "attention");
+}
