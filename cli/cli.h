@@ -8,3 +8,5 @@ typedef struct {
 } SdCommand;
 
 int cmd_layout_stats (int argc, char **argv);
+int cmd_inspect (int argc, char **argv);
+int cmd_run_component (int argc, char **argv);

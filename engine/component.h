@@ -15,5 +15,9 @@ typedef struct {
   SdComponentFunc run;
 } SdComponent;
 
+/* The FLUX transformer's runner (flux_component.c). */
+gboolean sd_flux_run_component (SdBackend *be, const char *model_path, SdTensorFile *inputs, GArray *outputs,
+                                GError **error);
+
 /* Appends one f32 output tensor (takes ownership of data). */
 void sd_component_output (GArray *outputs, const char *name, int ndim, const gint64 *shape, float *data);

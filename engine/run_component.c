@@ -3,10 +3,15 @@
 #include "component.h"
 #include "scaledit.h"
 #include "t5_model.h"
+#include "vae.h"
 
 static const SdComponent components[] = {
+  { "flux", "hidden_states, encoder_hidden_states, pooled_projections, timestep, img_ids, txt_ids[, guidance]",
+    sd_flux_run_component },
   { "clip", "input_ids [n] or [batch, n], f32 or i64", sd_clip_run_component },
   { "t5", "input_ids [n] or [batch, n], f32 or i64", sd_t5_run_component },
+  { "vae-decode", "latents [C, h, w] (scaled FLUX latents)", sd_vae_component_decode },
+  { "vae-encode", "image [3, H, W] in [-1, 1]", sd_vae_component_encode },
 };
 
 void

@@ -62,14 +62,22 @@ find_embedding (SdEncoderFiles *f)
 }
 
 /* A single file has no config: infer it from the shapes, as diffusers' from_single_file does. */
-static void
-infer_config (SdEncoderFiles *f, const SdTensorInfo *embed, SdT5Config *c)
+static gboolean
+infer_config (SdEncoderFiles *f, const SdTensorInfo *embed, SdT5Config *c, GError **error)
 {
   const SdTensorInfo *bias = sd_encoder_find (f, REL_BIAS);
   const SdTensorInfo *q = sd_encoder_find (f, "block.0.layer.0.SelfAttention.q.weight");
   const SdTensorInfo *wi = sd_encoder_find (f, "block.0.layer.1.DenseReluDense.wi_0.weight");
   int n = 0;
 
+  if (!wi)
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
+                   "%s: missing tensor \"%sblock.0.layer.1.DenseReluDense.wi_0.weight\": only gated "
+                   "feed-forwards (T5 v1.1, as FLUX's T5-XXL) are supported",
+                   sd_tensors_path (f->tf), f->prefix);
+      return FALSE;
+    }
   for (;;)
     {
       char *name = g_strdup_printf ("block.%d.layer.0.SelfAttention.q.weight", n);
@@ -84,18 +92,19 @@ infer_config (SdEncoderFiles *f, const SdTensorInfo *embed, SdT5Config *c)
   c->num_buckets = bias->ndim == 2 ? (int) bias->shape[0] : 0;
   c->num_heads = bias->ndim == 2 ? (int) bias->shape[1] : 0;
   c->d_kv = q && q->ndim == 2 && c->num_heads > 0 ? (int) (q->shape[0] / c->num_heads) : 64;
-  c->d_ff = wi && wi->ndim == 2 ? (int) wi->shape[0] : 0;
+  c->d_ff = wi->ndim == 2 ? (int) wi->shape[0] : 0;
   c->num_layers = n;
   c->max_distance = 128;
   c->layer_norm_eps = 1e-6f;
   c->act = SD_ACT_GELU_TANH;
+  return TRUE;
 }
 
 static gboolean
 read_config (SdEncoderFiles *f, SdT5Config *c, GError **error)
 {
   const char *proj = sd_encoder_config_string (f, "feed_forward_proj", "relu");
-  const char *act = proj;
+  const char *act;
 
   c->vocab_size = sd_encoder_config_int (f, "vocab_size", 32128);
   c->d_model = sd_encoder_config_int (f, "d_model", 512);
@@ -191,8 +200,8 @@ sd_t5_load (SdBackend *be, const char *path, GError **error)
       if (!read_config (m->files, c, error))
         goto fail;
     }
-  else
-    infer_config (m->files, m->embed, c);
+  else if (!infer_config (m->files, m->embed, c, error))
+    goto fail;
   if (!check_config (m->files, c, error))
     goto fail;
 

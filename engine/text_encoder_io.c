@@ -109,11 +109,23 @@ sd_encoder_files_open (SdBackend *be, const char *path, const char *subfolder, c
       goto fail;
     }
   n = sd_tensors_count (f->tf);
-  for (i = 0; i < n && !f->prefix; i++)
+  for (i = 0; i < n; i++)
     {
       const char *name = sd_tensors_nth (f->tf, i)->name;
       gsize len = strlen (name), alen = strlen (anchor);
-      if (len >= alen && g_str_has_suffix (name, anchor) && (len == alen || name[len - alen - 1] == '.'))
+      /* Scaled fp8 files hold weights that need their scale tensors applied: loading them as
+       * plain weights would silently give wrong outputs. */
+      if (g_str_has_suffix (name, "scaled_fp8") || g_str_has_suffix (name, ".scale_weight")
+          || g_str_has_suffix (name, ".weight_scale"))
+        {
+          g_set_error (error, SD_ERROR, SD_ERROR_UNSUPPORTED,
+                       "%s: tensor \"%s\" marks a scaled fp8 checkpoint, which is not supported; "
+                       "use an fp16, bf16 or plain fp8 file", weights, name);
+          g_free (weights);
+          goto fail;
+        }
+      if (!f->prefix && len >= alen && g_str_has_suffix (name, anchor)
+          && (len == alen || name[len - alen - 1] == '.'))
         f->prefix = g_strndup (name, len - alen);
     }
   if (!f->prefix)

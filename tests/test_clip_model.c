@@ -154,10 +154,13 @@ copy_file (const char *src, const char *dst)
 }
 
 /* A text_encoder/ folder in tmp_dir/sub with the given config and the fixture's tensors (as f32),
- * without tensor `drop` and with tensor `transpose` given its transposed shape. */
+ * without tensor `drop`, with tensor `transpose` given its transposed shape, and with a
+ * one-element tensor named `extra` added. */
 static char *
-make_folder (const char *sub, const char *config, const char *drop, const char *transpose)
+make_folder (const char *sub, const char *config, const char *drop, const char *transpose,
+             const char *extra)
 {
+  static const float one = 1.0f;
   GError *error = NULL;
   char *dir = g_build_filename (tmp_dir, sub, NULL);
   char *src = data_path ("diffusers/text_encoder/model.safetensors");
@@ -186,6 +189,11 @@ make_folder (const char *sub, const char *config, const char *drop, const char *
       g_assert_no_error (error);
       g_array_append_val (out, o);
     }
+  if (extra)
+    {
+      SdTensorOut o = { extra, 1, { 1 }, g_memdup2 (&one, sizeof one) };
+      g_array_append_val (out, o);
+    }
   g_assert_true (sd_tensors_write (dst, (SdTensorOut *) out->data, out->len, &error));
   g_assert_no_error (error);
   for (i = 0; i < out->len; i++)
@@ -202,7 +210,7 @@ static void
 test_new_style_eos (void)
 {
   char *config = data_path ("clip_config_eos997.json");
-  char *dir = make_folder ("eos997", config, NULL, NULL);
+  char *dir = make_folder ("eos997", config, NULL, NULL, NULL);
   check_encode (dir, "c", "clip.c");
   g_free (dir);
   g_free (config);
@@ -214,7 +222,7 @@ expect_load_error (const char *sub, const char *drop, const char *transpose, con
 {
   GError *error = NULL;
   char *config = data_path ("diffusers/text_encoder/config.json");
-  char *dir = make_folder (sub, config, drop, transpose);
+  char *dir = make_folder (sub, config, drop, transpose, NULL);
   char *file = g_build_filename (dir, "model.safetensors", NULL);
   SdBackend *be = sd_backend_cpu_new ();
   SdClipModel *m = sd_clip_load (be, dir, &error);
@@ -248,6 +256,26 @@ test_wrong_shape (void)
                      "text_model.encoder.layers.0.mlp.fc1.weight");
   expect_load_error ("shape-tok", NULL, "text_model.embeddings.token_embedding.weight",
                      "text_model.embeddings.token_embedding.weight");
+}
+
+/* A scaled fp8 checkpoint (weights that need their scale tensors) is refused, not misread. */
+static void
+test_scaled_fp8 (void)
+{
+  GError *error = NULL;
+  char *config = data_path ("diffusers/text_encoder/config.json");
+  char *dir = make_folder ("scaled", config, NULL, NULL,
+                           "text_model.encoder.layers.0.self_attn.q_proj.scale_weight");
+  SdBackend *be = sd_backend_cpu_new ();
+
+  g_assert_null (sd_clip_load (be, dir, &error));
+  g_assert_error (error, SD_ERROR, SD_ERROR_UNSUPPORTED);
+  g_assert_nonnull (strstr (error->message, "q_proj.scale_weight"));
+  g_assert_cmpuint (be->bytes_in_use, ==, 0);
+  g_error_free (error);
+  sd_backend_close (be);
+  g_free (dir);
+  g_free (config);
 }
 
 static void
@@ -365,6 +393,7 @@ main (int argc, char **argv)
   g_test_add_func ("/clip/new-style-eos", test_new_style_eos);
   g_test_add_func ("/clip/missing-tensor", test_missing_tensor);
   g_test_add_func ("/clip/wrong-shape", test_wrong_shape);
+  g_test_add_func ("/clip/scaled-fp8", test_scaled_fp8);
   g_test_add_func ("/clip/bad-ids", test_bad_ids);
   g_test_add_func ("/clip/run-component", test_run_component);
   rc = g_test_run ();

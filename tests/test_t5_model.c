@@ -209,6 +209,79 @@ copy_file (const char *src, const char *dst)
   g_free (bytes);
 }
 
+/* The tensors of `tf` whose names do (second) or do not contain "block.1." as f32 in `dst`;
+ * their names are added to `map` as index.json weight_map entries pointing to `shard`. */
+static void
+write_shard (SdTensorFile *tf, const char *dst, const char *shard, gboolean second, GString *map)
+{
+  GError *error = NULL;
+  GArray *out = g_array_new (FALSE, TRUE, sizeof (SdTensorOut));
+  guint i;
+
+  for (i = 0; i < sd_tensors_count (tf); i++)
+    {
+      const SdTensorInfo *t = sd_tensors_nth (tf, i);
+      SdTensorOut o = { 0 };
+      int k;
+      if ((strstr (t->name, "block.1.") != NULL) != second)
+        continue;
+      o.name = t->name;
+      o.ndim = t->ndim;
+      for (k = 0; k < t->ndim; k++)
+        o.shape[k] = t->shape[k];
+      o.data = sd_tensor_to_f32 (t, &error);
+      g_assert_no_error (error);
+      g_array_append_val (out, o);
+      g_string_append_printf (map, "%s\"%s\": \"%s\"", map->len > 1 ? ", " : "", t->name, shard);
+    }
+  g_assert_true (sd_tensors_write (dst, (SdTensorOut *) out->data, out->len, &error));
+  g_assert_no_error (error);
+  for (i = 0; i < out->len; i++)
+    g_free ((float *) g_array_index (out, SdTensorOut, i).data);
+  g_array_free (out, TRUE);
+}
+
+/* A text_encoder_2/ folder sharded as FLUX.1's is: two files and model.safetensors.index.json. */
+static void
+test_sharded_folder (void)
+{
+  static const char *shards[] = { "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors" };
+  GError *error = NULL;
+  char *src = data_path ("diffusers/text_encoder_2/model.safetensors");
+  char *config = data_path ("diffusers/text_encoder_2/config.json");
+  char *dir = g_build_filename (tmp_dir, "sharded", "text_encoder_2", NULL);
+  char *cfg_dst = g_build_filename (dir, "config.json", NULL);
+  char *index = g_build_filename (dir, "model.safetensors.index.json", NULL);
+  char *text, *root = g_build_filename (tmp_dir, "sharded", NULL);
+  GString *map = g_string_new ("{");
+  SdTensorFile *tf = sd_tensors_open (src, &error);
+  int i;
+
+  g_assert_no_error (error);
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  copy_file (config, cfg_dst);
+  for (i = 0; i < 2; i++)
+    {
+      char *dst = g_build_filename (dir, shards[i], NULL);
+      write_shard (tf, dst, shards[i], i == 1, map);
+      g_free (dst);
+    }
+  g_string_append_c (map, '}');
+  text = g_strdup_printf ("{\"metadata\": {}, \"weight_map\": %s}", map->str);
+  g_file_set_contents (index, text, -1, &error);
+  g_assert_no_error (error);
+  check_model (root);
+  sd_tensors_close (tf);
+  g_string_free (map, TRUE);
+  g_free (text);
+  g_free (root);
+  g_free (src);
+  g_free (config);
+  g_free (dir);
+  g_free (cfg_dst);
+  g_free (index);
+}
+
 /* Loading a damaged text_encoder_2/ folder fails naming the weights file and the tensor. */
 static void
 expect_load_error (const char *sub, const char *drop, const char *transpose)
@@ -328,6 +401,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/t5/buckets", test_buckets);
   g_test_add_func ("/t5/diffusers-folder", test_diffusers_folder);
+  g_test_add_func ("/t5/sharded-folder", test_sharded_folder);
   g_test_add_func ("/t5/single-file", test_single_file);
   g_test_add_func ("/t5/key-variant", test_key_variant);
   g_test_add_func ("/t5/missing-tensor", test_missing_tensor);

@@ -1,2 +1,209 @@
+"""judges.py: read scene attributes back from an RGB picture (uint8 (H, W, 3), any size) with
+simple image statistics: the time of day from the sky's colours, the sun or moon as bright
+disc-like blobs (counted, for the "exactly one" check), water from mirror symmetry and a
+straight horizon over reflected sky, snow from bright bluish-white ground, trees from dark,
+spiky silhouettes.
+
+    python3 -m tools.scenes.judges picture.png [...]   prints each picture's verdicts"""
+import numpy as np
+
+WORK = 256  # the judges look at pictures block-averaged to about this many rows
+
+
+def to_work(img):
+    """Block-averages an image to about WORK pixels on its short side, as float32 in [0, 1]."""
+    img = np.asarray(img)
+    if img.ndim != 3 or img.shape[2] < 3:
+        raise ValueError(f"expected an (H, W, 3) image, got shape {img.shape}")
+    img = img[..., :3].astype(np.float32) / 255.0
+    f = max(1, min(img.shape[0], img.shape[1]) // WORK)
+    h, w = img.shape[0] // f * f, img.shape[1] // f * f
+    return img[:h, :w].reshape(h // f, f, w // f, f, 3).mean(axis=(1, 3))
+
+
+def _lum(x):
+    return x @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def time_of_day(x):
+    """'day', 'sunset' or 'night' from the upper sky: its brightness and its warmth."""
+    h = x.shape[0]
+    sky = x[: int(0.42 * h)]
+    lum = float(np.median(_lum(sky)))
+    warm = float(np.mean(sky[..., 0] - sky[..., 2]))
+    if lum < 0.16:
+        return "night"
+    return "sunset" if warm > -0.02 else "day"
+
+
+def label_components(mask):
+    """4-connected component labels of a boolean mask (-1 off the mask), by propagating the
+    smallest pixel index with pointer jumping."""
+    h, w = mask.shape
+    idx = np.arange(h * w).reshape(h, w)
+    big = h * w
+    lab = np.where(mask, idx, big)
+    while True:
+        m = lab.copy()
+        m[1:] = np.minimum(m[1:], lab[:-1])
+        m[:-1] = np.minimum(m[:-1], lab[1:])
+        m[:, 1:] = np.minimum(m[:, 1:], lab[:, :-1])
+        m[:, :-1] = np.minimum(m[:, :-1], lab[:, 1:])
+        m = np.where(mask, m, big)
+        flat = m.ravel()
+        on = flat < big
+        flat[on] = flat[flat[on]]  # jump: a label is a pixel of the same component
+        m = flat.reshape(h, w)
+        if np.array_equal(m, lab):
+            break
+        lab = m
+    return np.where(mask, lab, -1)
+
+
+def _discs(mask, lum, min_r, max_r, ring_max=None):
+    """Components of `mask` shaped like discs of radius min_r..max_r (pixels); with ring_max,
+    only those whose surroundings are darker than it."""
+    lab = label_components(mask)
+    ids, counts = np.unique(lab[lab >= 0], return_counts=True)
+    found = []
+    for i, n in zip(ids, counts):
+        if n < np.pi * min_r ** 2 * 0.6:
+            continue
+        ys, xs = np.nonzero(lab == i)
+        hh = ys.max() - ys.min() + 1
+        ww = xs.max() - xs.min() + 1
+        r = 0.25 * (hh + ww)
+        if r > max_r or not (0.65 <= hh / ww <= 1.5):
+            continue
+        if n / (np.pi * r * r) < 0.6:
+            continue
+        cy, cx = ys.mean(), xs.mean()
+        if ring_max is not None:
+            y0, y1 = int(max(cy - 2.2 * r, 0)), int(min(cy + 2.2 * r + 1, lum.shape[0]))
+            x0, x1 = int(max(cx - 2.2 * r, 0)), int(min(cx + 2.2 * r + 1, lum.shape[1]))
+            yy, xx = np.mgrid[y0:y1, x0:x1]
+            d = np.hypot(yy - cy, xx - cx)
+            ring = lum[y0:y1, x0:x1][(d > 1.6 * r) & (d < 2.2 * r)]
+            if ring.size == 0 or np.median(ring) > ring_max:
+                continue
+        found.append((float(cx), float(cy), float(r)))
+    return found
+
+
+def celestial_bodies(x):
+    """(suns, moons): lists of (x, y, radius) in working pixels of the disc-like bright blobs."""
+    h = x.shape[0]
+    lum = _lum(x)
+    sun_mask = (x[..., 0] >= 0.965) & (x[..., 1] >= 0.85) & (x[..., 2] >= 0.5)
+    suns = _discs(sun_mask, lum, 0.015 * h, 0.09 * h)
+    moon_mask = (lum >= 0.66) & ~sun_mask
+    moons = _discs(moon_mask, lum, 0.015 * h, 0.07 * h, ring_max=0.3)
+    return suns, moons
+
+
+def _mirror_score(x):
+    """The best correlation between the picture above a row and the mirrored picture below it
+    (row means removed, so gradients alone do not count), and that row."""
+    h = x.shape[0]
+    g = _lum(x)
+    g = g - g.mean(axis=1, keepdims=True)
+    best, best_y = -1.0, 0
+    k = max(4, int(0.1 * h))
+    for y in range(int(0.35 * h), int(0.85 * h)):
+        kk = min(k, y, h - y)
+        a = g[y - kk:y][::-1].ravel()
+        b = g[y:y + kk].ravel()
+        sa, sb = a.std(), b.std()
+        if sa < 1e-3 or sb < 1e-3:
+            continue
+        c = float(np.mean((a - a.mean()) * (b - b.mean())) / (sa * sb))
+        if c > best:
+            best, best_y = c, y
+    return best, best_y
+
+
+def _horizon_line(x):
+    """The straightest full-width horizontal edge: its row, and the fraction of columns where the
+    brightness steps the same way there."""
+    h = x.shape[0]
+    g = _lum(x)
+    d = g[2:] - g[:-2]
+    best, best_y = 0.0, 0
+    for y in range(int(0.3 * h), int(0.85 * h)):
+        row = d[y - 1]
+        frac = max(float(np.mean(row < -0.02)), float(np.mean(row > 0.02)))
+        if frac > best:
+            best, best_y = frac, y
+    return best, best_y
+
+
+def water_features(x):
+    mirror, my = _mirror_score(x)
+    line, ly = _horizon_line(x)
+    h = x.shape[0]
+    # Below a water line, rows vary smoothly across (reflected sky, ripples); land is textured.
+    below = _lum(x[ly + 2: min(h, ly + 2 + int(0.15 * h))])
+    streak = float(np.mean(np.abs(np.diff(below, axis=1)))) / (float(np.mean(np.abs(np.diff(below, axis=0)))) + 1e-4) \
+        if below.shape[0] > 2 else 1.0
+    return {"mirror": mirror, "mirror_row": my / h, "line": line, "line_row": ly / h, "streak": streak}
+
+
+def has_water(x):
+    f = water_features(x)
+    return f["mirror"] > 0.5 or (f["line"] > 0.95 and f["streak"] < 0.6)
+
+
+def snow_features(x, time):
+    h = x.shape[0]
+    ground = x[int(0.965 * h):]
+    blue = float(np.median(ground[..., 2]))
+    sat = float(np.median(ground.max(axis=2) - ground.min(axis=2)))
+    return {"ground_blue": blue, "ground_sat": sat}
+
+
+def has_snow(x, time):
+    f = snow_features(x, time)
+    limit = {"day": 0.55, "sunset": 0.26, "night": 0.24}[time]
+    return f["ground_blue"] > limit
+
+
+def tree_features(x, time):
+    h = x.shape[0]
+    land = x[int(0.4 * h):]
+    lum = _lum(land)
+    dx = np.abs(np.diff(lum, axis=1))[:-1]
+    dy = np.abs(np.diff(lum, axis=0))[:, :-1]
+    scale = float(np.percentile(lum, 90)) + 0.02
+    vertical_edges = float(np.mean((dx > 0.12 * scale) & (dx > 1.5 * dy)))
+    return {"vertical_edges": vertical_edges}
+
+
+def has_trees(x, time):
+    return tree_features(x, time)["vertical_edges"] > 0.01
+
+
 def judge_image(img):
-    raise NotImplementedError
+    """All verdicts for one picture: a dict with time, suns, moons (counts), celestial
+    ('sun' | 'moon' | 'none' | 'several'), water, snow and trees (booleans)."""
+    x = to_work(img)
+    time = time_of_day(x)
+    suns, moons = celestial_bodies(x)
+    n = len(suns) + len(moons)
+    celestial = "none" if n == 0 else ("several" if n > 1 else ("sun" if suns else "moon"))
+    return {"time": time, "suns": len(suns), "moons": len(moons), "celestial": celestial,
+            "water": has_water(x), "snow": has_snow(x, time), "trees": has_trees(x, time)}
+
+
+def main(argv=None):
+    import argparse
+    import json
+    from .png import read_png
+    ap = argparse.ArgumentParser(description="Print the judges' verdicts on PNG pictures.")
+    ap.add_argument("pictures", nargs="+")
+    args = ap.parse_args(argv)
+    for path in args.pictures:
+        print(path, json.dumps(judge_image(read_png(path))))
+
+
+if __name__ == "__main__":
+    main()

@@ -29,20 +29,20 @@ class Layer:
         """The crest line v(u) of this layer at positions us, refined down to `pitch`."""
         s = self.seed
         if self.kind == "mountain":
-            ridged = noise.fbm1(us, s, self.wavelength, pitch, gain=0.5, ridged=True)
-            broad = noise.fbm1(us, s + 1, self.wavelength * 2.5, pitch, gain=0.45)
-            shape = np.clip(0.55 + 0.75 * ridged + 0.9 * broad, 0.02, 1.3)
+            ridged = noise.fbm1(us, s, self.wavelength, pitch, gain=0.55, ridged=True)
+            broad = noise.fbm1(us, s + 1, self.wavelength * 2.5, pitch, gain=0.5)
+            shape = _soft_clip(0.5 + 0.75 * ridged + 0.9 * broad)
         elif self.kind == "dune":
             ridged = noise.fbm1(us, s, self.wavelength, pitch, gain=0.28, ridged=True)
-            shape = np.clip(0.5 + 0.9 * ridged, 0.0, 1.3)
+            shape = _soft_clip(0.5 + 0.9 * ridged)
         elif self.kind in ("hill", "island", "plain"):
             smooth = noise.fbm1(us, s, self.wavelength, pitch, gain=0.3)
             rough = noise.fbm1(us, s + 2, self.wavelength / 30.0, pitch, gain=0.55)
-            shape = np.clip(0.5 + 1.3 * smooth + 0.06 * rough, 0.0, 1.3)
+            shape = _soft_clip(0.5 + 1.3 * smooth) + 0.06 * rough
         else:  # shore
             smooth = noise.fbm1(us, s, self.wavelength, pitch, gain=0.45)
             rough = noise.fbm1(us, s + 2, self.wavelength / 25.0, pitch, gain=0.6)
-            shape = np.clip(0.5 + 1.2 * smooth + 0.15 * rough, 0.0, 1.3)
+            shape = _soft_clip(0.5 + 1.2 * smooth) + 0.15 * rough
         top = self.base + self.tilt * us - self.amp * shape
         if self.extent is not None:
             uc, half = self.extent
@@ -52,7 +52,13 @@ class Layer:
 
     def haze(self):
         """How much of the haze colour this layer takes (atmospheric perspective)."""
-        return float(np.clip(0.88 * self.depth ** 0.9, 0.0, 0.9))
+        return float(np.clip(0.72 * self.depth ** 1.1, 0.0, 0.9))
+
+
+def _soft_clip(x):
+    """Keeps a shape in about [0, 1.2] without flat tops: a smooth floor and ceiling."""
+    x = np.logaddexp(0.0, 8.0 * x) / 8.0
+    return 1.2 * np.tanh(x / 1.2)
 
 
 def _shift_cols(a, k):
@@ -83,7 +89,7 @@ def draw_layer(cv, pal, layer, texture, band_end, sun_u, seed):
         colour = _dune_colour(cv, layer, top, r0, r1, tex, sun_u)
     else:
         base = np.asarray(layer.material, np.float32)
-        light = 1.0 + (0.18 + 0.25 * near) * tex + (1.5 + 2.5 * near) * relief
+        light = 1.0 + (0.15 + 0.15 * near) * tex + (1.5 + 1.0 * near) * relief
         if layer.kind == "mountain":
             # Darker rock under the crest fading to the valley.
             below = np.clip((vs - top[None, :]) / max(layer.amp, 1e-3), 0, 1)
@@ -94,9 +100,8 @@ def draw_layer(cv, pal, layer, texture, band_end, sun_u, seed):
         colour = _snow_caps(cv, pal, layer, top, colour, vs, tex, relief)
     elif layer.snow == "cover":
         white = P.SNOW_SHADE + (np.asarray(P.SNOW, np.float32) - P.SNOW_SHADE) * \
-            np.clip(0.65 + 2.0 * tex[..., None] + 6.0 * relief[..., None], 0, 1)
-        rocky = np.clip((tex - 0.32) * 6.0, 0, 1)[..., None]
-        colour = white * pal.light * (1 - rocky) + colour * rocky
+            np.clip(0.7 + 0.8 * tex[..., None] + 4.0 * relief[..., None], 0, 1)
+        colour = white * pal.light
     # Valley mist towards the layer's foot, then atmospheric perspective.
     if layer.kind in ("mountain", "hill", "island", "dune") and layer.depth > 0.05:
         mist = noise.smoothstep(layer.base - 0.7 * layer.amp, layer.base + 0.02, vs)
@@ -115,10 +120,13 @@ def _dune_colour(cv, layer, top, r0, r1, tex, sun_u):
     kernel = np.ones(width) / width
     slope = np.convolve(np.pad(slope, width, mode="edge"), kernel, mode="same")[width:-width]
     vs = cv.vs[r0:r1, None]
-    skew = 1.6 if sun_u >= 0 else -1.6
-    src = cv.us[None, :] + (vs - top[None, :]) * skew
+    skew = 0.8 if sun_u >= 0 else -0.8
+    below = vs - top[None, :]
+    src = cv.us[None, :] + below * skew
     face = np.interp(src.ravel(), cv.us, slope).reshape(src.shape)
     lit = noise.smoothstep(-0.08, 0.08, face * (1.0 if sun_u >= 0 else -1.0))
+    fade = np.exp(-np.maximum(below, 0) / (0.5 * layer.amp))
+    lit = 0.62 + (lit - 0.62) * fade
     lit = np.clip(lit + 0.15 * tex, 0, 1).astype(np.float32)[..., None]
     ripples = 1.0 + 0.05 * tex[..., None]
     return (P.SAND_SHADE + (np.asarray(P.SAND_LIT, np.float32) - P.SAND_SHADE) * lit) * ripples

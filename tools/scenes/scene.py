@@ -59,7 +59,7 @@ def _plan_layers(a, r):
                       snowline=r.uniform(0.45, 0.7))
             layers.append(layer)
         if a.vegetation != "none":
-            layers[-1].trees = _trees_for(a, r, 0.018, r.uniform(0.4, 0.8))
+            layers[-1].trees = _trees_for(a, r, 0.022, r.uniform(0.5, 0.9))
             layers[-1].material = P.FOREST_FLOOR
             layers[-1].snow = snow_cover
         water_after = len(layers)
@@ -67,7 +67,7 @@ def _plan_layers(a, r):
         if a.water == "lake":
             layers.append(L("shore", 0.0, r.uniform(0.9, 0.96), 0.03, 0.3, r.seed32(), P.SHORE,
                             snow=snow_cover, tilt=r.uniform(-0.06, 0.06),
-                            trees=_trees_for(a, r, r.uniform(0.1, 0.16), r.uniform(0.3, 0.7))))
+                            trees=_trees_for(a, r, r.uniform(0.1, 0.16), r.uniform(0.5, 0.9))))
         else:
             layers.append(L("hill", 0.22, horizon + 0.1, 0.07, 0.4, r.seed32(), green, snow=snow_cover,
                             trees=_trees_for(a, r, 0.04, r.uniform(0.5, 0.9))))
@@ -84,13 +84,13 @@ def _plan_layers(a, r):
         if a.water == "lake":
             layers.append(L("shore", 0.0, r.uniform(0.88, 0.95), 0.05, 0.35, r.seed32(), P.GRASS,
                             snow=snow_cover, tilt=r.uniform(-0.08, 0.08),
-                            trees=_trees_for(a, r, r.uniform(0.1, 0.15), r.uniform(0.3, 0.7))))
+                            trees=_trees_for(a, r, r.uniform(0.1, 0.15), r.uniform(0.5, 0.9))))
         else:
             layers.append(L("hill", 0.45, horizon + 0.12, r.uniform(0.07, 0.12), 0.4, r.seed32(), green,
                             snow=snow_cover, trees=_trees_for(a, r, 0.035, r.uniform(0.3, 0.7))))
             layers.append(L("hill", 0.0, r.uniform(0.85, 0.95), r.uniform(0.08, 0.14), 0.5, r.seed32(),
                             P.GRASS, snow=snow_cover,
-                            trees=_trees_for(a, r, r.uniform(0.1, 0.16), r.uniform(0.2, 0.5))))
+                            trees=_trees_for(a, r, r.uniform(0.1, 0.16), r.uniform(0.35, 0.7))))
     elif a.terrain == "plains":
         horizon = r.uniform(0.6, 0.7)
         layers.append(L("hill", 1.0, horizon, r.uniform(0.02, 0.045), 0.4, r.seed32(), P.ROCK_FAR,
@@ -105,7 +105,7 @@ def _plan_layers(a, r):
         else:
             layers.append(L("plain", 0.0, r.uniform(0.92, 1.0), 0.05, 0.5, r.seed32(), P.GRASS,
                             snow=snow_cover,
-                            trees=_trees_for(a, r, r.uniform(0.09, 0.14), r.uniform(0.1, 0.35))))
+                            trees=_trees_for(a, r, r.uniform(0.09, 0.14), r.uniform(0.3, 0.6))))
     elif a.terrain == "dunes":
         horizon = r.uniform(0.55, 0.66)
         n = r.randint(4, 5)
@@ -206,7 +206,7 @@ def render_scene(attrs, seed, width, height):
             _draw_water(cv, pal, plan, seeds[4])
         nxt = plan.layers[i + 1] if i + 1 < len(plan.layers) and i + 1 != plan.water_after else None
         band_end = 1.0 if nxt is None or nxt.extent is not None else nxt.base + 0.02
-        land.draw_layer(cv, pal, layer, np.roll(texture, 37 * i, axis=1), band_end, sun_u, layer.seed)
+        land.draw_layer(cv, pal, layer, texture if i % 2 == 0 else -texture, band_end, sun_u, layer.seed)
         if layer.trees is not None:
             trees.draw_trees(cv, pal, layer, layer.trees, sun_u)
     if plan.water_after >= len(plan.layers):

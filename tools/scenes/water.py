@@ -34,7 +34,7 @@ def draw_lake(cv, pal, waterline, seed):
     ripples = noise.fbm2_grid(cv.us, vs, 0.06, seed, cv.pitch, gain=0.55, stretch_x=9.0)
     amp = (0.002 + 0.05 * dist)[:, None]
     src_v = 2 * waterline - vs[:, None] + amp * ripples
-    _reflect(cv, r0, src_v, dist, pal, np.float32(0.66), np.float32(0.28))
+    _reflect(cv, r0, src_v, dist, pal, np.float32(0.6), np.float32(0.3))
     cv.img[r0:] *= (1.0 + 0.10 * ripples * noise.smoothstep(0, 0.1, dist)[:, None])[..., None]
     # A faint bright line where the water meets the far shore.
     line = np.exp(-((vs - waterline) * cv.height / max(1.0, 0.0015 * cv.height)) ** 2)[:, None, None]

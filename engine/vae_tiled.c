@@ -1,0 +1,539 @@
+/* vae_tiled.c: runs a VAE pass plan tile by tile. Full-resolution images live in host memory; each
+ * tile goes to the device with the halo its conv needs (zero padding where it meets the image
+ * edge), is normalized with whole-image GroupNorm statistics gathered by the pass that produced
+ * it, and comes back; so the result does not depend on the tile size. */
+#include <math.h>
+#include <string.h>
+
+#include "scaledit.h"
+#include "vae_internal.h"
+
+/* Device bytes the backend's conv may hold as scratch (the CPU backend's im2col chunk bound). */
+#define CONV_SCRATCH_BYTES (8u << 20)
+#define DEFAULT_BUDGET ((gsize) 1 << 30)
+
+typedef struct {
+  const SdVae *vae;
+  SdBackend *be;
+  VaePlan *plan;
+  const SdVaeTiling *tiling;
+  gsize budget;
+  int tiles_done, tiles_total;
+  gsize host_bytes, host_peak, kv_bytes;
+  double in_read, in_unique;
+} Run;
+
+typedef struct {
+  int th, tw; /* tile size in output pixels */
+  int n;      /* tiles */
+} TilePlan;
+
+static VaeSlot *
+slot (Run *r, int i)
+{
+  return &g_array_index (r->plan->slots, VaeSlot, i);
+}
+
+static gsize
+conv_tile_bytes (Run *r, const VaePass *p, int th, int tw)
+{
+  const VaeSlot *in = slot (r, p->in);
+  const int s = p->stride, k = p->conv->k;
+  gsize rows = (gsize) (th - 1) * s + k, cols = (gsize) (tw - 1) * s + k;
+  gsize px = (gsize) th * tw;
+  gsize n = (gsize) in->c * rows * cols + (gsize) p->c_out * px + 4 * r->plan->groups;
+  gsize scratch = k > 1 || s > 1 ? MIN ((gsize) CONV_SCRATCH_BYTES, (gsize) in->c * k * k * px * 4) : 0;
+  if (p->upsample)
+    n += (gsize) in->c * (rows / 2 + 2) * (cols / 2 + 2);
+  if (p->res >= 0)
+    n += (gsize) slot (r, p->res)->c * px + (p->shortcut ? (gsize) p->c_out * px : 0);
+  return n * sizeof (float) + scratch;
+}
+
+static gsize
+attn_tile_bytes (Run *r, const VaePass *p, int th, int tw)
+{
+  const VaeSlot *x = slot (r, p->in);
+  gsize tokens = (gsize) x->h * x->w, c = x->c;
+  return (2 * tokens * c + 5 * c * (gsize) th * tw + 4 * r->plan->groups) * sizeof (float);
+}
+
+static gsize
+tile_bytes (Run *r, const VaePass *p, int th, int tw)
+{
+  return p->kind == VAE_PASS_ATTN ? attn_tile_bytes (r, p, th, tw) : conv_tile_bytes (r, p, th, tw);
+}
+
+/* The largest tile within the budget: square, or whole-width strips once a row fits. */
+static gboolean
+choose_tile (Run *r, const VaePass *p, TilePlan *tp, GError **error)
+{
+  const VaeSlot *out = slot (r, p->out);
+  const int H = out->h, W = out->w;
+  const int cap = r->tiling && r->tiling->max_tile > 0 ? r->tiling->max_tile : G_MAXINT;
+  int lo = 1, hi = MIN (MAX (H, W), cap), t, th, tw;
+
+  if (tile_bytes (r, p, 1, 1) > r->budget)
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_OUT_OF_MEMORY,
+                   "VAE memory budget of %.1f MiB is too small for a %d-channel %dx%d layer (one "
+                   "pixel needs %.1f MiB)",
+                   r->budget / 1048576.0, out->c, W, H, tile_bytes (r, p, 1, 1) / 1048576.0);
+      return FALSE;
+    }
+  while (lo < hi)
+    {
+      int mid = lo + (hi - lo + 1) / 2;
+      if (tile_bytes (r, p, MIN (mid, H), MIN (mid, W)) <= r->budget)
+        lo = mid;
+      else
+        hi = mid - 1;
+    }
+  t = lo;
+  th = MIN (t, H);
+  tw = MIN (t, W);
+  if (tw == W)
+    while (th < MIN (H, cap) && tile_bytes (r, p, th + 1, tw) <= r->budget)
+      th++;
+  tp->th = th;
+  tp->tw = tw;
+  tp->n = ((H + th - 1) / th) * ((W + tw - 1) / tw);
+  return TRUE;
+}
+
+/* Copies channels [0, c) rows [y0, y1) cols [x0, x1) of a host slot into a compact array. */
+static void
+gather (const VaeSlot *s, int c, int y0, int y1, int x0, int x1, float *dst)
+{
+  const int w = x1 - x0;
+  int ch, y;
+  for (ch = 0; ch < c; ch++)
+    for (y = y0; y < y1; y++)
+      memcpy (dst + ((gsize) ch * (y1 - y0) + (y - y0)) * w,
+              s->data + ((gsize) ch * s->h + y) * s->w + x0, w * sizeof (float));
+}
+
+static void
+scatter (VaeSlot *s, int y0, int y1, int x0, int x1, const float *src)
+{
+  const int w = x1 - x0;
+  int ch, y;
+  for (ch = 0; ch < s->c; ch++)
+    for (y = y0; y < y1; y++)
+      memcpy (s->data + ((gsize) ch * s->h + y) * s->w + x0,
+              src + ((gsize) ch * (y1 - y0) + (y - y0)) * w, w * sizeof (float));
+}
+
+static gboolean
+slot_alloc (Run *r, VaeSlot *s, GError **error)
+{
+  gsize n = (gsize) s->c * s->h * s->w;
+  if (s->data)
+    return TRUE;
+  s->data = g_try_new (float, n ? n : 1);
+  if (!s->data)
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_OUT_OF_MEMORY,
+                   "out of host memory for a %d-channel %dx%d VAE intermediate (%.1f MiB)", s->c,
+                   s->w, s->h, n * 4.0 / 1048576.0);
+      return FALSE;
+    }
+  r->host_bytes += n * sizeof (float);
+  r->host_peak = MAX (r->host_peak, r->host_bytes);
+  return TRUE;
+}
+
+static void
+slot_release (Run *r, VaeSlot *s)
+{
+  if (!s->data)
+    return;
+  r->host_bytes -= (gsize) s->c * s->h * s->w * sizeof (float);
+  g_clear_pointer (&s->data, g_free);
+}
+
+static void
+stats_reset (Run *r, VaeSlot *s)
+{
+  const int G = r->plan->groups;
+  if (!s->needs_stats)
+    return;
+  if (!s->mean)
+    {
+      s->mean = g_new (double, G);
+      s->m2 = g_new (double, G);
+    }
+  memset (s->mean, 0, G * sizeof (double));
+  memset (s->m2, 0, G * sizeof (double));
+  s->count = 0;
+}
+
+/* Merges one tile's per-group (mean, M2) over `n` elements each (Chan et al.). */
+static void
+stats_merge (Run *r, VaeSlot *s, const float *tile, gint64 n)
+{
+  const int G = r->plan->groups;
+  gint64 na = s->count, nt = na + n;
+  int g;
+  for (g = 0; g < G; g++)
+    {
+      double delta = tile[2 * g] - s->mean[g];
+      s->mean[g] += delta * n / nt;
+      s->m2[g] += tile[2 * g + 1] + delta * delta * (double) na * n / nt;
+    }
+  s->count = nt;
+}
+
+/* Uploads the slot's whole-image mean and 1/std per group. */
+static gboolean
+upload_mean_rstd (Run *r, VaeSlot *s, SdBuf *dst, GError **error)
+{
+  const int G = r->plan->groups;
+  float *mr = g_new (float, 2 * G);
+  gboolean ok;
+  int g;
+  for (g = 0; g < G; g++)
+    {
+      mr[2 * g] = (float) s->mean[g];
+      mr[2 * g + 1] = (float) (1.0 / sqrt (s->m2[g] / s->count + SD_VAE_NORM_EPS));
+    }
+  ok = r->be->ops->upload (r->be, dst, 0, mr, 2 * G, error);
+  g_free (mr);
+  return ok;
+}
+
+static gboolean
+tile_done (Run *r, GError **error)
+{
+  r->tiles_done++;
+  if (r->tiling && r->tiling->on_tile)
+    r->tiling->on_tile (r->tiles_done, r->tiles_total, r->tiling->user_data);
+  return TRUE;
+}
+
+static gboolean
+cancelled (Run *r, GError **error)
+{
+  if (r->tiling && r->tiling->cancel && g_atomic_int_get (r->tiling->cancel))
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_CANCELLED, "VAE cancelled");
+      return TRUE;
+    }
+  return FALSE;
+}
+
+/* Device buffers of one pass, released together. */
+typedef struct {
+  SdBuf *b[8];
+  int n;
+} Bufs;
+
+static SdBuf *
+bufs_alloc (Run *r, Bufs *bs, gsize n, GError **error)
+{
+  SdBuf *b = r->be->ops->alloc (r->be, n ? n : 1, error);
+  if (b)
+    bs->b[bs->n++] = b;
+  return b;
+}
+
+static void
+bufs_release (Run *r, Bufs *bs)
+{
+  int i;
+  for (i = 0; i < bs->n; i++)
+    r->be->ops->release (r->be, bs->b[i]);
+  bs->n = 0;
+}
+
+/* Gathers the tile's group statistics of d_out (c planes of n) into the output slot. */
+static gboolean
+tile_stats (Run *r, VaeSlot *out, SdBuf *d_out, int c, int n, SdBuf *d_stats, float *h_stats, GError **error)
+{
+  if (!out->needs_stats)
+    return TRUE;
+  r->be->ops->group_norm_stats (r->be, sd_view (d_out, 0, n), c, n, r->plan->groups, sd_view (d_stats, 0, 0));
+  if (!r->be->ops->download (r->be, d_stats, 0, h_stats, 2 * r->plan->groups, error))
+    return FALSE;
+  stats_merge (r, out, h_stats, (gint64) (c / r->plan->groups) * n);
+  return TRUE;
+}
+
+static gboolean
+run_conv (Run *r, const VaePass *p, const TilePlan *tp, GError **error)
+{
+  SdBackend *be = r->be;
+  VaeSlot *in = slot (r, p->in), *out = slot (r, p->out), *res = p->res >= 0 ? slot (r, p->res) : NULL;
+  const int s = p->stride, k = p->conv->k, G = r->plan->groups;
+  const int Hc = p->upsample ? 2 * in->h : in->h, Wc = p->upsample ? 2 * in->w : in->w;
+  const int rows_max = MIN ((tp->th - 1) * s + k, Hc), cols_max = MIN ((tp->tw - 1) * s + k, Wc);
+  const gsize px_max = (gsize) tp->th * tp->tw;
+  const gsize low_max = p->upsample ? (gsize) in->c * (rows_max / 2 + 2) * (cols_max / 2 + 2) : 0;
+  const gsize stage_n = MAX (MAX ((gsize) in->c * rows_max * cols_max, low_max),
+                             MAX ((gsize) p->c_out, res ? (gsize) res->c : 0) * px_max);
+  Bufs bs = { 0 };
+  SdBuf *d_in, *d_low = NULL, *d_out, *d_res = NULL, *d_tmp = NULL, *d_stats, *d_mr;
+  float *stage = NULL, h_stats[2 * 256];
+  gboolean ok = FALSE;
+  int oy0, ox0;
+
+  if (G > 256)
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_UNSUPPORTED, "VAE norm_num_groups %d > 256", G);
+      return FALSE;
+    }
+  if (!(d_in = bufs_alloc (r, &bs, (gsize) in->c * rows_max * cols_max, error))
+      || (p->upsample && !(d_low = bufs_alloc (r, &bs, low_max, error)))
+      || !(d_out = bufs_alloc (r, &bs, (gsize) p->c_out * px_max, error))
+      || (res && !(d_res = bufs_alloc (r, &bs, (gsize) res->c * px_max, error)))
+      || (p->shortcut && !(d_tmp = bufs_alloc (r, &bs, (gsize) p->c_out * px_max, error)))
+      || !(d_stats = bufs_alloc (r, &bs, 2 * G, error)) || !(d_mr = bufs_alloc (r, &bs, 2 * G, error)))
+    goto out;
+  if (p->norm && !upload_mean_rstd (r, in, d_mr, error))
+    goto out;
+  stage = g_try_new (float, stage_n);
+  if (!stage)
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_OUT_OF_MEMORY, "out of host memory for a VAE tile");
+      goto out;
+    }
+  stats_reset (r, out);
+  r->in_unique += (double) in->c * Hc * Wc;
+
+  for (oy0 = 0; oy0 < out->h; oy0 += tp->th)
+    for (ox0 = 0; ox0 < out->w; ox0 += tp->tw)
+      {
+        const int oy1 = MIN (out->h, oy0 + tp->th), ox1 = MIN (out->w, ox0 + tp->tw);
+        const int n = (oy1 - oy0) * (ox1 - ox0);
+        /* The conv input rows/cols this tile needs, clipped to the image; the rest is padding. */
+        const int ya = oy0 * s - p->pad_top, yb = (oy1 - 1) * s - p->pad_top + k;
+        const int xa = ox0 * s - p->pad_left, xb = (ox1 - 1) * s - p->pad_left + k;
+        const int a0 = MAX (0, ya), a1 = MIN (Hc, yb), b0 = MAX (0, xa), b1 = MIN (Wc, xb);
+        const int hin = a1 - a0, win = b1 - b0;
+        SdConv2dArgs ca = { 0 };
+
+        if (cancelled (r, error))
+          goto out;
+        if (p->upsample)
+          {
+            const int l0 = a0 >> 1, l1 = ((a1 - 1) >> 1) + 1, m0 = b0 >> 1, m1 = ((b1 - 1) >> 1) + 1;
+            gather (in, in->c, l0, l1, m0, m1, stage);
+            if (!be->ops->upload (be, d_low, 0, stage, (gsize) in->c * (l1 - l0) * (m1 - m0), error))
+              goto out;
+            be->ops->upsample_nearest2x (be, sd_view (d_low, 0, (l1 - l0) * (m1 - m0)), in->c, l1 - l0,
+                                         m1 - m0, sd_view (d_in, 0, hin * win), hin, win, a0 & 1, b0 & 1);
+          }
+        else
+          {
+            gather (in, in->c, a0, a1, b0, b1, stage);
+            if (!be->ops->upload (be, d_in, 0, stage, (gsize) in->c * hin * win, error))
+              goto out;
+          }
+        r->in_read += (double) in->c * hin * win;
+        if (p->norm)
+          be->ops->group_norm_apply (be, sd_view (d_in, 0, hin * win), sd_view (d_in, 0, hin * win), in->c,
+                                     hin * win, G, d_mr, p->norm->w, p->norm->b,
+                                     p->silu ? SD_ACT_SILU : SD_ACT_NONE);
+        ca.x = sd_view (d_in, 0, hin * win);
+        ca.y = sd_view (d_out, 0, n);
+        ca.c_in = in->c;
+        ca.h = hin;
+        ca.w = win;
+        ca.c_out = p->c_out;
+        ca.kh = ca.kw = k;
+        ca.stride = s;
+        ca.pad_top = a0 - ya;
+        ca.pad_bottom = yb - a1;
+        ca.pad_left = b0 - xa;
+        ca.pad_right = xb - b1;
+        ca.weight = p->conv->w;
+        ca.bias = p->conv->b;
+        be->ops->conv2d (be, &ca);
+        if (res)
+          {
+            SdBuf *add = d_res;
+            gather (res, res->c, oy0, oy1, ox0, ox1, stage);
+            if (!be->ops->upload (be, d_res, 0, stage, (gsize) res->c * n, error))
+              goto out;
+            if (p->shortcut)
+              {
+                SdConv2dArgs sa = { 0 };
+                sa.x = sd_view (d_res, 0, n);
+                sa.y = sd_view (d_tmp, 0, n);
+                sa.c_in = res->c;
+                sa.h = oy1 - oy0;
+                sa.w = ox1 - ox0;
+                sa.c_out = p->c_out;
+                sa.kh = sa.kw = sa.stride = 1;
+                sa.weight = p->shortcut->w;
+                sa.bias = p->shortcut->b;
+                be->ops->conv2d (be, &sa);
+                add = d_tmp;
+              }
+            be->ops->axpby (be, 1.0f, sd_view (add, 0, n), 1.0f, sd_view (d_out, 0, n), p->c_out, n);
+          }
+        if (!tile_stats (r, out, d_out, p->c_out, n, d_stats, h_stats, error)
+            || !be->ops->download (be, d_out, 0, stage, (gsize) p->c_out * n, error))
+          goto out;
+        scatter (out, oy0, oy1, ox0, ox1, stage);
+        if (!tile_done (r, error))
+          goto out;
+      }
+  ok = be->ops->sync (be, error);
+out:
+  g_free (stage);
+  bufs_release (r, &bs);
+  return ok;
+}
+
+/* Normalizes tile x (c planes of n) into xn and transposes it to tokens x channels in xt. */
+static void
+attn_tokens (Run *r, const VaePass *p, SdBuf *x, SdBuf *xn, SdBuf *xt, SdBuf *mr, int c, int n)
+{
+  SdBackend *be = r->be;
+  be->ops->group_norm_apply (be, sd_view (x, 0, n), sd_view (xn, 0, n), c, n, r->plan->groups, mr,
+                             p->attn->norm.w, p->attn->norm.b, SD_ACT_NONE);
+  be->ops->transpose (be, sd_view (xn, 0, n), sd_view (xt, 0, c), c, n);
+}
+
+/* The mid-block self-attention (one head of dim C over all latent pixels), in place: keys and
+ * values of the whole latent first, then the queries tile by tile. */
+static gboolean
+run_attn (Run *r, const VaePass *p, const TilePlan *tp, GError **error)
+{
+  SdBackend *be = r->be;
+  const VaeAttn *a = p->attn;
+  VaeSlot *x = slot (r, p->in);
+  const int c = x->c, G = r->plan->groups;
+  const gsize tokens = (gsize) x->h * x->w, px_max = (gsize) tp->th * tp->tw;
+  Bufs bs = { 0 };
+  SdBuf *d_k, *d_v, *d_x, *d_xn, *d_t, *d_q, *d_o, *d_stats, *d_mr;
+  float *stage = NULL, h_stats[2 * 256];
+  gboolean ok = FALSE;
+  int phase, oy0, ox0;
+
+  if (!(d_k = bufs_alloc (r, &bs, tokens * c, error)) || !(d_v = bufs_alloc (r, &bs, tokens * c, error))
+      || !(d_x = bufs_alloc (r, &bs, c * px_max, error)) || !(d_xn = bufs_alloc (r, &bs, c * px_max, error))
+      || !(d_t = bufs_alloc (r, &bs, c * px_max, error)) || !(d_q = bufs_alloc (r, &bs, c * px_max, error))
+      || !(d_o = bufs_alloc (r, &bs, c * px_max, error)) || !(d_stats = bufs_alloc (r, &bs, 2 * G, error))
+      || !(d_mr = bufs_alloc (r, &bs, 2 * G, error)) || !upload_mean_rstd (r, x, d_mr, error))
+    goto out;
+  r->kv_bytes = MAX (r->kv_bytes, 2 * tokens * c * sizeof (float));
+  stage = g_new (float, c * px_max);
+
+  for (phase = 0; phase < 2; phase++)
+    {
+      gsize n0 = 0;
+      if (phase == 1)
+        stats_reset (r, x);
+      for (oy0 = 0; oy0 < x->h; oy0 += tp->th)
+        for (ox0 = 0; ox0 < x->w; ox0 += tp->tw)
+          {
+            const int oy1 = MIN (x->h, oy0 + tp->th), ox1 = MIN (x->w, ox0 + tp->tw);
+            const int n = (oy1 - oy0) * (ox1 - ox0);
+            SdAttnArgs aa = { 0 };
+
+            if (cancelled (r, error))
+              goto out;
+            gather (x, c, oy0, oy1, ox0, ox1, stage);
+            if (!be->ops->upload (be, d_x, 0, stage, (gsize) c * n, error))
+              goto out;
+            attn_tokens (r, p, d_x, d_xn, d_t, d_mr, c, n);
+            if (phase == 0)
+              {
+                /* Key/value rows in tile order: attention does not depend on the key order. */
+                be->ops->linear (be, sd_view (d_t, 0, c), n, c, a->k_w, a->k_b, sd_view (d_k, n0 * c, c), c, SD_ACT_NONE);
+                be->ops->linear (be, sd_view (d_t, 0, c), n, c, a->v_w, a->v_b, sd_view (d_v, n0 * c, c), c, SD_ACT_NONE);
+                n0 += n;
+              }
+            else
+              {
+                be->ops->linear (be, sd_view (d_t, 0, c), n, c, a->q_w, a->q_b, sd_view (d_q, 0, c), c, SD_ACT_NONE);
+                aa.q = sd_view (d_q, 0, c);
+                aa.k = sd_view (d_k, 0, c);
+                aa.v = sd_view (d_v, 0, c);
+                aa.out = sd_view (d_o, 0, c);
+                aa.n_q = n;
+                aa.n_kv = (int) tokens;
+                aa.heads = 1;
+                aa.head_dim = c;
+                aa.scale = (float) (1.0 / sqrt ((double) c));
+                be->ops->attention (be, &aa);
+                be->ops->linear (be, sd_view (d_o, 0, c), n, c, a->o_w, a->o_b, sd_view (d_t, 0, c), c, SD_ACT_NONE);
+                be->ops->transpose (be, sd_view (d_t, 0, c), sd_view (d_xn, 0, n), n, c);
+                be->ops->axpby (be, 1.0f, sd_view (d_x, 0, n), 1.0f, sd_view (d_xn, 0, n), c, n);
+                if (!tile_stats (r, x, d_xn, c, n, d_stats, h_stats, error)
+                    || !be->ops->download (be, d_xn, 0, stage, (gsize) c * n, error))
+                  goto out;
+                scatter (x, oy0, oy1, ox0, ox1, stage);
+              }
+            if (!tile_done (r, error))
+              goto out;
+          }
+    }
+  ok = be->ops->sync (be, error);
+out:
+  g_free (stage);
+  bufs_release (r, &bs);
+  return ok;
+}
+
+gboolean
+sd_vae_run (const SdVae *vae, VaePlan *plan, const SdVaeTiling *tiling, SdVaeStats *stats,
+            float **out, GError **error)
+{
+  Run r = { 0 };
+  SdBackend *be = vae->be;
+  TilePlan *tps = g_new0 (TilePlan, plan->passes->len);
+  const gsize old_peak = be->peak_bytes, base = be->bytes_in_use;
+  gint64 t0 = g_get_monotonic_time ();
+  gboolean ok = FALSE;
+  guint i, j;
+
+  r.vae = vae;
+  r.be = be;
+  r.plan = plan;
+  r.tiling = tiling;
+  r.budget = tiling && tiling->budget_bytes ? tiling->budget_bytes : DEFAULT_BUDGET;
+  r.host_bytes = r.host_peak = (gsize) slot (&r, plan->input)->c * slot (&r, plan->input)->h
+                               * slot (&r, plan->input)->w * sizeof (float);
+  for (i = 0; i < plan->passes->len; i++)
+    {
+      const VaePass *p = &g_array_index (plan->passes, VaePass, i);
+      if (!choose_tile (&r, p, &tps[i], error))
+        goto out;
+      r.tiles_total += tps[i].n * (p->kind == VAE_PASS_ATTN ? 2 : 1);
+    }
+  stats_reset (&r, slot (&r, plan->input));
+  be->peak_bytes = be->bytes_in_use;
+
+  for (i = 0; i < plan->passes->len; i++)
+    {
+      const VaePass *p = &g_array_index (plan->passes, VaePass, i);
+      if (!slot_alloc (&r, slot (&r, p->out), error))
+        goto out;
+      if (!(p->kind == VAE_PASS_ATTN ? run_attn (&r, p, &tps[i], error) : run_conv (&r, p, &tps[i], error)))
+        goto out;
+      for (j = 0; j < plan->slots->len; j++)
+        if (slot (&r, j)->last_use == (int) i)
+          slot_release (&r, slot (&r, j));
+    }
+  *out = slot (&r, plan->output)->data;
+  slot (&r, plan->output)->data = NULL;
+  ok = TRUE;
+out:
+  if (stats)
+    {
+      memset (stats, 0, sizeof *stats);
+      stats->device_peak_bytes = be->peak_bytes - base;
+      stats->attention_kv_bytes = r.kv_bytes;
+      stats->host_peak_bytes = r.host_peak;
+      stats->tiles = r.tiles_done;
+      stats->passes = plan->passes->len;
+      stats->halo_fraction = r.in_read > 0 ? (r.in_read - r.in_unique) / r.in_read : 0;
+      stats->seconds = (g_get_monotonic_time () - t0) / 1e6;
+    }
+  be->peak_bytes = MAX (old_peak, be->peak_bytes);
+  g_free (tps);
+  return ok;
+}

@@ -1,0 +1,359 @@
+/* test_cuda_ops.c: every CUDA backend op but attention against the CPU backend on fresh random
+ * inputs, with strided (16-byte aligned and unaligned) views and NaN-poisoned outputs:
+ * ‖gpu − cpu‖ / ‖cpu‖ ≤ 1e-2 (bf16 storage, f32 arithmetic). */
+#include <math.h>
+#include <string.h>
+
+#include "cuda_testutil.h"
+#include "scaledit.h"
+#include "testutil.h"
+
+#define TOL 1e-2
+
+/* A view layout: element offset and row stride for `cols` columns. */
+typedef struct {
+  int off, pad;
+} Layout;
+
+static const Layout layouts[] = { { 8, 8 }, { 1, 3 } };
+
+static gsize
+span (Layout l, int rows, int cols)
+{
+  return l.off + (gsize) rows * (cols + l.pad);
+}
+
+#define GPU (cuda_test_env ()->gpu)
+#define CPU (cuda_test_env ()->cpu)
+#define VG(p, l, cols) sd_view ((p).g, (l).off, (cols) + (l).pad)
+#define VC(p, l, cols) sd_view ((p).c, (l).off, (cols) + (l).pad)
+
+static GRand *
+test_rng (void)
+{
+  return g_rand_new_with_seed (g_test_rand_int ());
+}
+
+static void
+check (Pair *y, Layout l, int rows, int cols, const char *what)
+{
+  double err = pair_error_rows (y, l.off, cols + l.pad, rows, cols);
+  g_test_message ("%s (off %d, pad %d): rel error %.2e", what, l.off, l.pad, err);
+  g_assert_cmpfloat (err, <=, TOL);
+}
+
+static void
+test_round_trip (void)
+{
+  GRand *rng;
+  float *h, *back;
+  GError *error = NULL;
+  guint16 *b16;
+  SdBuf *w;
+  gsize i, n = 1000;
+
+  if (cuda_test_skip ())
+    return;
+  rng = test_rng ();
+  h = cuda_test_random (rng, n, 3.0f);
+  Pair p = pair_new (h, n);
+  g_assert_cmpfloat (pair_error (&p, 0, n), ==, 0); /* bf16-exact values survive unchanged */
+  /* weights from bf16 and f16 host data */
+  b16 = g_new (guint16, n);
+  for (i = 0; i < n; i++)
+    b16[i] = (guint16) (*(guint32 *) &h[i] >> 16);
+  w = GPU->ops->weight (GPU, b16, SD_DTYPE_BF16, n, &error);
+  g_assert_no_error (error);
+  back = sd_buf_to_host (GPU, w, 0, n, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (sd_rel_error (back, h, n), ==, 0);
+  g_free (back);
+  GPU->ops->release (GPU, w);
+  for (i = 0; i < n; i++)
+    b16[i] = 0x3c00; /* f16 1.0 */
+  w = GPU->ops->weight (GPU, b16, SD_DTYPE_F16, n, &error);
+  g_assert_no_error (error);
+  back = sd_buf_to_host (GPU, w, 0, n, &error);
+  g_assert_no_error (error);
+  for (i = 0; i < n; i++)
+    g_assert_cmpfloat (back[i], ==, 1.0f);
+  g_free (back);
+  GPU->ops->release (GPU, w);
+  g_free (b16);
+  g_free (h);
+  pair_free (&p);
+  g_rand_free (rng);
+}
+
+static void
+test_out_of_memory (void)
+{
+  GError *error = NULL;
+  SdBuf *b;
+  gsize before;
+
+  if (cuda_test_skip ())
+    return;
+  before = GPU->bytes_in_use;
+  b = GPU->ops->alloc (GPU, (gsize) 1 << 46, &error); /* 128 TiB of bf16 */
+  g_assert_null (b);
+  g_assert_error (error, SD_ERROR, SD_ERROR_OUT_OF_MEMORY);
+  g_assert_nonnull (strstr (error->message, "140737488355328 bytes"));
+  g_clear_error (&error);
+  g_assert_cmpuint (GPU->bytes_in_use, ==, before);
+  /* still usable */
+  b = GPU->ops->alloc (GPU, 1024, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (GPU->bytes_in_use, ==, before + 2048);
+  g_assert_cmpuint (GPU->peak_bytes, >=, before + 2048);
+  GPU->ops->release (GPU, b);
+  g_assert_true (GPU->ops->sync (GPU, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_recorded_error (void)
+{
+  GError *error = NULL;
+  SdBuf *b;
+  SdAttnArgs a = { 0 };
+
+  if (cuda_test_skip ())
+    return;
+  b = GPU->ops->alloc (GPU, 4 * 96, &error);
+  g_assert_no_error (error);
+  a.q = a.k = a.v = a.out = sd_view (b, 0, 96);
+  a.n_q = a.n_kv = 4;
+  a.heads = 1;
+  a.head_dim = 96;
+  a.scale = 0.1f;
+  GPU->ops->attention (GPU, &a);
+  g_assert_false (GPU->ops->sync (GPU, &error));
+  g_assert_error (error, SD_ERROR, SD_ERROR_UNSUPPORTED);
+  g_clear_error (&error);
+  g_assert_true (GPU->ops->sync (GPU, &error)); /* reported once */
+  GPU->ops->release (GPU, b);
+}
+
+static void
+test_linear (void)
+{
+  static const SdAct acts[] = { SD_ACT_NONE, SD_ACT_GELU_TANH, SD_ACT_GELU_ERF, SD_ACT_QUICK_GELU, SD_ACT_SILU };
+  GRand *rng;
+  gsize a, li;
+
+  if (cuda_test_skip ())
+    return;
+  rng = test_rng ();
+  for (li = 0; li < G_N_ELEMENTS (layouts); li++)
+    for (a = 0; a < G_N_ELEMENTS (acts); a++)
+      {
+        Layout l = layouts[li];
+        int M = g_rand_int_range (rng, 1, 300), K = 8 * g_rand_int_range (rng, 1, 40);
+        int N = g_rand_int_range (rng, 1, 200);
+        gboolean with_bias = a % 2 == 0;
+        Pair x = pair_random (rng, span (l, M, K), 1.0f);
+        Pair w = pair_random (rng, (gsize) N * K, 0.2f);
+        Pair b = pair_random (rng, N, 1.0f);
+        Pair y = pair_random (rng, span (l, M, N), 1.0f);
+        char *what = g_strdup_printf ("linear %dx%dx%d act %d bias %d", M, N, K, acts[a], with_bias);
+        pair_poison (&y);
+        GPU->ops->linear (GPU, VG (x, l, K), M, K, w.g, with_bias ? b.g : NULL, VG (y, l, N), N, acts[a]);
+        CPU->ops->linear (CPU, VC (x, l, K), M, K, w.c, with_bias ? b.c : NULL, VC (y, l, N), N, acts[a]);
+        check (&y, l, M, N, what);
+        g_free (what);
+        pair_free (&x);
+        pair_free (&w);
+        pair_free (&b);
+        pair_free (&y);
+      }
+  g_rand_free (rng);
+}
+
+static void
+test_norms (void)
+{
+  GRand *rng;
+  gsize li;
+  int variant;
+
+  if (cuda_test_skip ())
+    return;
+  rng = test_rng ();
+  for (li = 0; li < G_N_ELEMENTS (layouts); li++)
+    for (variant = 0; variant < 4; variant++)
+      {
+        Layout l = layouts[li];
+        int rows = g_rand_int_range (rng, 1, 200), dim = g_rand_int_range (rng, 8, 1200);
+        Pair x = pair_random (rng, span (l, rows, dim), 2.0f);
+        Pair y = pair_random (rng, span (l, rows, dim), 1.0f);
+        Pair w = pair_random (rng, dim, 1.5f), b = pair_random (rng, dim, 1.0f);
+        Pair mod = pair_random (rng, span (l, 3, 2 * dim), 0.5f);
+        SdSegment seg[2] = { { 0, rows / 3, 2 }, { rows / 3, rows - rows / 3, 1 } };
+        float eps = 1e-6f;
+
+        pair_poison (&y);
+        if (variant == 3)
+          {
+            GPU->ops->rms_norm (GPU, VG (x, l, dim), VG (y, l, dim), rows, dim, eps, w.g);
+            CPU->ops->rms_norm (CPU, VC (x, l, dim), VC (y, l, dim), rows, dim, eps, w.c);
+            check (&y, l, rows, dim, "rms_norm");
+          }
+        else
+          {
+            /* variant 0: plain; 1: affine; 2: affine + two-group modulation (shift | scale) */
+            SdModulation mg = { sd_view (mod.g, l.off, 2 * dim + l.pad), sd_view (mod.g, l.off + dim, 2 * dim + l.pad), { seg, 2 } };
+            SdModulation mc = { sd_view (mod.c, l.off, 2 * dim + l.pad), sd_view (mod.c, l.off + dim, 2 * dim + l.pad), { seg, 2 } };
+            GPU->ops->layer_norm (GPU, VG (x, l, dim), VG (y, l, dim), rows, dim, eps, variant ? w.g : NULL,
+                                  variant ? b.g : NULL, variant == 2 ? &mg : NULL);
+            CPU->ops->layer_norm (CPU, VC (x, l, dim), VC (y, l, dim), rows, dim, eps, variant ? w.c : NULL,
+                                  variant ? b.c : NULL, variant == 2 ? &mc : NULL);
+            check (&y, l, rows, dim, "layer_norm");
+          }
+        pair_free (&x);
+        pair_free (&y);
+        pair_free (&w);
+        pair_free (&b);
+        pair_free (&mod);
+      }
+  g_rand_free (rng);
+}
+
+static void
+test_head_norm_rope (void)
+{
+  static const int dims[] = { 64, 128 };
+  GRand *rng;
+  gsize di;
+  int variant;
+
+  if (cuda_test_skip ())
+    return;
+  rng = test_rng ();
+  for (di = 0; di < G_N_ELEMENTS (dims); di++)
+    for (variant = 0; variant < 3; variant++)
+      {
+        int d = dims[di], heads = g_rand_int_range (rng, 1, 5), rows = g_rand_int_range (rng, 1, 300);
+        Layout l = { 2 * d, 2 * d }; /* q inside a fused qkv-like row */
+        int cols = heads * d;
+        Pair x = pair_random (rng, span (l, rows, cols), 2.0f);
+        Pair w = pair_random (rng, d, 1.5f);
+        float *angles = cuda_test_random (rng, (gsize) rows * d / 2, 3.0f);
+        float *cs = g_new (float, (gsize) rows * d / 2), *sn = g_new (float, (gsize) rows * d / 2);
+        gsize i;
+        for (i = 0; i < (gsize) rows * d / 2; i++)
+          {
+            cs[i] = cosf (angles[i]);
+            sn[i] = sinf (angles[i]);
+          }
+        Pair c = pair_new (cs, (gsize) rows * d / 2), s = pair_new (sn, (gsize) rows * d / 2);
+        gboolean norm = variant != 1, rope = variant != 0;
+        GPU->ops->head_norm_rope (GPU, VG (x, l, cols), rows, heads, d, 1e-6f, norm ? w.g : NULL,
+                                  rope ? c.g : NULL, rope ? s.g : NULL);
+        CPU->ops->head_norm_rope (CPU, VC (x, l, cols), rows, heads, d, 1e-6f, norm ? w.c : NULL,
+                                  rope ? c.c : NULL, rope ? s.c : NULL);
+        check (&x, l, rows, cols, "head_norm_rope");
+        g_free (angles);
+        g_free (cs);
+        g_free (sn);
+        pair_free (&x);
+        pair_free (&w);
+        pair_free (&c);
+        pair_free (&s);
+      }
+  g_rand_free (rng);
+}
+
+static void
+test_elementwise (void)
+{
+  static const SdAct acts[] = { SD_ACT_NONE, SD_ACT_GELU_TANH, SD_ACT_GELU_ERF, SD_ACT_QUICK_GELU, SD_ACT_SILU };
+  GRand *rng;
+  gsize li;
+  int op;
+
+  if (cuda_test_skip ())
+    return;
+  rng = test_rng ();
+  for (li = 0; li < G_N_ELEMENTS (layouts); li++)
+    for (op = 0; op < 11; op++)
+      {
+        Layout l = layouts[li];
+        int rows = g_rand_int_range (rng, 1, 300), cols = 8 * g_rand_int_range (rng, 1, 60);
+        Pair x = pair_random (rng, span (l, rows, cols), 2.0f);
+        Pair y = pair_random (rng, span (l, rows, cols), 2.0f);
+        Pair gate = pair_random (rng, span (l, 3, cols), 1.0f);
+        SdSegment seg[2] = { { 0, rows / 2, 2 }, { rows / 2, rows - rows / 2, 0 } };
+        SdSegments groups = { seg, 2 };
+        SdView none = { NULL, 0, 0 };
+        const char *what;
+        if (op < 5)
+          {
+            pair_poison (&y);
+            GPU->ops->activate (GPU, VG (x, l, cols), VG (y, l, cols), rows, cols, acts[op]);
+            CPU->ops->activate (CPU, VC (x, l, cols), VC (y, l, cols), rows, cols, acts[op]);
+            what = "activate";
+          }
+        else if (op == 5)
+          {
+            GPU->ops->mul (GPU, VG (x, l, cols), VG (y, l, cols), rows, cols);
+            CPU->ops->mul (CPU, VC (x, l, cols), VC (y, l, cols), rows, cols);
+            what = "mul";
+          }
+        else if (op == 6)
+          {
+            GPU->ops->axpby (GPU, 0.7f, VG (x, l, cols), -1.3f, VG (y, l, cols), rows, cols);
+            CPU->ops->axpby (CPU, 0.7f, VC (x, l, cols), -1.3f, VC (y, l, cols), rows, cols);
+            what = "axpby";
+          }
+        else if (op == 7)
+          {
+            GPU->ops->add_gated (GPU, VG (y, l, cols), VG (x, l, cols), rows, cols, VG (gate, l, cols), &groups);
+            CPU->ops->add_gated (CPU, VC (y, l, cols), VC (x, l, cols), rows, cols, VC (gate, l, cols), &groups);
+            what = "add_gated";
+          }
+        else if (op == 8)
+          {
+            GPU->ops->add_gated (GPU, VG (y, l, cols), VG (x, l, cols), rows, cols, none, NULL);
+            CPU->ops->add_gated (CPU, VC (y, l, cols), VC (x, l, cols), rows, cols, none, NULL);
+            what = "add (no gate)";
+          }
+        else if (op == 9)
+          {
+            int *idx = g_new (int, rows), i;
+            for (i = 0; i < rows; i++)
+              idx[i] = g_rand_int_range (rng, 0, rows);
+            pair_poison (&y);
+            GPU->ops->gather_rows (GPU, VG (x, l, cols), VG (y, l, cols), idx, rows, cols);
+            CPU->ops->gather_rows (CPU, VC (x, l, cols), VC (y, l, cols), idx, rows, cols);
+            g_free (idx);
+            what = "gather_rows";
+          }
+        else
+          {
+            pair_poison (&y);
+            GPU->ops->copy (GPU, VG (x, l, cols), VG (y, l, cols), rows, cols);
+            CPU->ops->copy (CPU, VC (x, l, cols), VC (y, l, cols), rows, cols);
+            what = "copy";
+          }
+        check (&y, l, rows, cols, what);
+        pair_free (&x);
+        pair_free (&y);
+        pair_free (&gate);
+      }
+  g_rand_free (rng);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/cuda/ops/round-trip", test_round_trip);
+  g_test_add_func ("/cuda/ops/out-of-memory", test_out_of_memory);
+  g_test_add_func ("/cuda/ops/recorded-error", test_recorded_error);
+  g_test_add_func ("/cuda/ops/linear", test_linear);
+  g_test_add_func ("/cuda/ops/norms", test_norms);
+  g_test_add_func ("/cuda/ops/head-norm-rope", test_head_norm_rope);
+  g_test_add_func ("/cuda/ops/elementwise", test_elementwise);
+  return g_test_run ();
+}
