@@ -10,3 +10,4 @@ typedef struct {
 int cmd_layout_stats (int argc, char **argv);
 int cmd_inspect (int argc, char **argv);
 int cmd_run_component (int argc, char **argv);
+int cmd_tokenize (int argc, char **argv);

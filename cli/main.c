@@ -13,6 +13,7 @@ static const SdCommand commands[] = {
   { "inspect", "describe a model folder or file, or say why it cannot be used", cmd_inspect },
   { "run-component", "run one model component on named tensors (safetensors in, safetensors out)", cmd_run_component },
   { "layout-stats", "token layout and attention-plan sparsity of the detail pass", cmd_layout_stats },
+  { "tokenize", "print the CLIP or T5 token ids of a prompt", cmd_tokenize },
 };
 
 static void

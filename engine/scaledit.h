@@ -111,6 +111,14 @@ gboolean sd_run_component (const char *component, const char *model_path, const 
 /* The components and the inputs each reads, one a line. */
 char *sd_component_names (void);
 
+/* Tokenizes UTF-8 text with the CLIP ("clip") or T5 ("t5") tokenizer of a model as FluxPipeline
+ * does: model_path is a diffusers folder (tokenizer/ holding vocab.json and merges.txt,
+ * tokenizer_2/ holding tokenizer.json), a folder holding those files directly, or for T5 a
+ * tokenizer.json. Returns max_length gint32 ids, padded (0: 77 for CLIP, 512 for T5); *truncated
+ * (may be NULL) says whether the text had to be cut to fit. */
+GArray *sd_tokenize (const char *which, const char *model_path, const char *text, int max_length,
+                     gboolean *truncated, GError **error);
+
 /* The detail pass's token layout and attention plan for an image size (`scaledit layout-stats`).
  * HR tokens: the size rounded up to a multiple of 16, one token per 16 px; LR tokens: the HR
  * token grid divided by global_factor, rounded up (the global pass at the next multiple of 16 of

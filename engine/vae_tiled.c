@@ -224,14 +224,16 @@ cancelled (Run *r, GError **error)
 
 /* Device buffers of one pass, released together. */
 typedef struct {
-  SdBuf *b[8];
+  SdBuf *b[12];
   int n;
 } Bufs;
 
 static SdBuf *
 bufs_alloc (Run *r, Bufs *bs, gsize n, GError **error)
 {
-  SdBuf *b = r->be->ops->alloc (r->be, n ? n : 1, error);
+  SdBuf *b;
+  g_assert (bs->n < (int) G_N_ELEMENTS (bs->b));
+  b = r->be->ops->alloc (r->be, n ? n : 1, error);
   if (b)
     bs->b[bs->n++] = b;
   return b;

@@ -155,7 +155,7 @@ def _place_body(a, r, layers, horizon, aspect):
     for _ in range(6):
         u = r.uniform(-0.8, 0.8) * max(half, 0.0)
         us = np.linspace(u - 1.6 * radius, u + 1.6 * radius, 17)
-        clear = float(_skyline(layers, us).min()) - 1.6 * radius
+        clear = min(float(_skyline(layers, us).min()), horizon) - 1.6 * radius
         if a.time == "sunset":
             v = clear - r.uniform(0.0, 0.04)
         elif a.time == "day":

@@ -1,0 +1,214 @@
+/* test_vae_tiled.c: tiled VAE decode / encode equal the untiled run for several tile sizes on
+ * non-square images; the device working memory is bounded by the tile, not the image; cancel
+ * between tiles stops cleanly; progress counts every tile. */
+#include "scaledit.h"
+#include "testutil.h"
+#include "vae.h"
+
+static SdVae *
+load (SdBackend *be, const char *fixture)
+{
+  GError *error = NULL;
+  char *rel = g_strdup_printf ("vae/%s", fixture);
+  char *path = sd_test_data_path (rel);
+  SdVae *vae = sd_vae_load (be, path, NULL, &error);
+  g_assert_no_error (error);
+  g_free (path);
+  g_free (rel);
+  return vae;
+}
+
+typedef struct {
+  int calls, last_done, total;
+  int cancel_after;
+  volatile gint *cancel;
+} Progress;
+
+static void
+on_tile (int done, int total, gpointer user_data)
+{
+  Progress *p = user_data;
+  g_assert_cmpint (done, ==, p->last_done + 1);
+  g_assert_cmpint (done, <=, total);
+  p->calls++;
+  p->last_done = done;
+  p->total = total;
+  if (p->cancel_after && done == p->cancel_after)
+    g_atomic_int_set (p->cancel, 1);
+}
+
+static void
+test_tiled_equals_untiled (gconstpointer data)
+{
+  const char *fixture = data;
+  static const int tiles[] = { 3, 5, 8, 13 };
+  SdBackend *be = sd_backend_cpu_new ();
+  SdVae *vae = load (be, fixture);
+  const SdVaeConfig *c = sd_vae_get_config (vae);
+  const int f = sd_vae_factor (vae), lw = 11, lh = 7, iw = 45, ih = 26;
+  GRand *rng = g_rand_new_with_seed (g_test_rand_int ());
+  float *lat = sd_test_random (rng, (gsize) c->latent_channels * lw * lh, 2.0f);
+  float *img = sd_test_random (rng, (gsize) c->in_channels * iw * ih, 1.0f);
+  GError *error = NULL;
+  SdVaeStats st;
+  float *dec0, *enc0;
+  int elw, elh;
+  gsize i;
+
+  sd_vae_latent_size (vae, iw, ih, &elw, &elh);
+  dec0 = sd_vae_decode (vae, lat, lw, lh, NULL, &st, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (st.halo_fraction, ==, 0);
+  enc0 = sd_vae_encode (vae, img, iw, ih, NULL, NULL, &error);
+  g_assert_no_error (error);
+  for (i = 0; i < G_N_ELEMENTS (tiles); i++)
+    {
+      SdVaeTiling t = { 0 };
+      Progress prog = { 0 };
+      float *dec, *enc;
+      double ed, ee;
+      t.max_tile = tiles[i];
+      t.on_tile = on_tile;
+      t.user_data = &prog;
+      dec = sd_vae_decode (vae, lat, lw, lh, &t, &st, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (prog.last_done, ==, prog.total);
+      g_assert_cmpint (st.tiles, ==, prog.total);
+      g_assert_cmpfloat (st.halo_fraction, >, 0);
+      ed = sd_rel_error (dec, dec0, (gsize) c->out_channels * lw * f * lh * f);
+      prog.last_done = 0;
+      enc = sd_vae_encode (vae, img, iw, ih, &t, &st, &error);
+      g_assert_no_error (error);
+      ee = sd_rel_error (enc, enc0, (gsize) c->latent_channels * elw * elh);
+      g_test_message ("%s tile %d: decode %d tiles rel err %.2g, encode rel err %.2g, halo %.2f",
+                      fixture, tiles[i], prog.total, ed, ee, st.halo_fraction);
+      g_assert_cmpfloat (ed, <=, 1e-5);
+      g_assert_cmpfloat (ee, <=, 1e-5);
+      g_free (dec);
+      g_free (enc);
+    }
+  g_free (dec0);
+  g_free (enc0);
+  g_free (lat);
+  g_free (img);
+  g_rand_free (rng);
+  sd_vae_free (vae);
+  g_assert_cmpuint (be->bytes_in_use, ==, 0);
+  sd_backend_close (be);
+}
+
+/* With the same budget, decoding a latent of 2.5x the area needs the same device working memory
+ * (the tiles are the same); only the host's full-resolution buffers grow. The attention's
+ * whole-latent keys and values are reported apart and excluded. */
+static void
+test_memory_bounded_by_tile (gconstpointer data)
+{
+  const char *fixture = data;
+  static const int sizes[2][2] = { { 16, 12 }, { 32, 24 } };
+  const gsize budget = 192 << 10;
+  SdBackend *be = sd_backend_cpu_new ();
+  SdVae *vae = load (be, fixture);
+  const SdVaeConfig *c = sd_vae_get_config (vae);
+  GRand *rng = g_rand_new_with_seed (g_test_rand_int ());
+  SdVaeStats st[2];
+  int k;
+
+  for (k = 0; k < 2; k++)
+    {
+      GError *error = NULL;
+      SdVaeTiling t = { 0 };
+      const int lw = sizes[k][0], lh = sizes[k][1];
+      float *lat = sd_test_random (rng, (gsize) c->latent_channels * lw * lh, 2.0f);
+      float *dec;
+      t.budget_bytes = budget;
+      dec = sd_vae_decode (vae, lat, lw, lh, &t, &st[k], &error);
+      g_assert_no_error (error);
+      g_test_message ("%s %dx%d latent: device peak %" G_GSIZE_FORMAT " B (attention K/V %" G_GSIZE_FORMAT
+                      " B), host full-resolution peak %" G_GSIZE_FORMAT " B, %d tiles, halo %.3f",
+                      fixture, lw, lh, st[k].device_peak_bytes, st[k].attention_kv_bytes,
+                      st[k].host_peak_bytes, st[k].tiles, st[k].halo_fraction);
+      g_assert_cmpuint (st[k].device_peak_bytes - st[k].attention_kv_bytes, <=, budget);
+      g_free (dec);
+      g_free (lat);
+    }
+  g_assert_cmpuint (st[0].device_peak_bytes - st[0].attention_kv_bytes, ==,
+                    st[1].device_peak_bytes - st[1].attention_kv_bytes);
+  g_assert_cmpuint (st[1].host_peak_bytes, >, 3 * st[0].host_peak_bytes);
+  g_assert_cmpint (st[1].tiles, >, st[0].tiles);
+  g_rand_free (rng);
+  sd_vae_free (vae);
+  sd_backend_close (be);
+}
+
+static void
+test_cancel (void)
+{
+  SdBackend *be = sd_backend_cpu_new ();
+  SdVae *vae = load (be, "attn");
+  const gsize weights = be->bytes_in_use;
+  GRand *rng = g_rand_new_with_seed (g_test_rand_int ());
+  float *lat = sd_test_random (rng, 16 * 9 * 7, 2.0f);
+  volatile gint cancel = 0;
+  Progress prog = { 0 };
+  SdVaeTiling t = { 0 };
+  GError *error = NULL;
+  float *dec;
+
+  prog.cancel_after = 20;
+  prog.cancel = &cancel;
+  t.max_tile = 4;
+  t.on_tile = on_tile;
+  t.user_data = &prog;
+  t.cancel = &cancel;
+  dec = sd_vae_decode (vae, lat, 9, 7, &t, NULL, &error);
+  g_assert_null (dec);
+  g_assert_error (error, SD_ERROR, SD_ERROR_CANCELLED);
+  g_assert_cmpint (prog.calls, ==, 20);
+  g_assert_cmpint (prog.total, >, 20);
+  g_assert_cmpuint (be->bytes_in_use, ==, weights);
+  g_clear_error (&error);
+
+  /* Cancelled before the first tile. */
+  prog = (Progress) { 0 };
+  dec = sd_vae_encode (vae, lat, 9, 7 * 2, &t, NULL, &error); /* the latents double as an image */
+  g_assert_null (dec);
+  g_assert_error (error, SD_ERROR, SD_ERROR_CANCELLED);
+  g_assert_cmpint (prog.calls, ==, 0);
+  g_assert_cmpuint (be->bytes_in_use, ==, weights);
+  g_clear_error (&error);
+
+  g_free (lat);
+  g_rand_free (rng);
+  sd_vae_free (vae);
+  sd_backend_close (be);
+}
+
+static void
+test_budget_too_small (void)
+{
+  SdBackend *be = sd_backend_cpu_new ();
+  SdVae *vae = load (be, "noattn");
+  float lat[16 * 4 * 4] = { 0 };
+  SdVaeTiling t = { 0 };
+  GError *error = NULL;
+  t.budget_bytes = 1024;
+  g_assert_null (sd_vae_decode (vae, lat, 4, 4, &t, NULL, &error));
+  g_assert_error (error, SD_ERROR, SD_ERROR_OUT_OF_MEMORY);
+  g_assert_nonnull (g_strstr_len (error->message, -1, "budget"));
+  g_error_free (error);
+  sd_vae_free (vae);
+  sd_backend_close (be);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_data_func ("/vae-tiled/equals-untiled/attn", "attn", test_tiled_equals_untiled);
+  g_test_add_data_func ("/vae-tiled/equals-untiled/noattn", "noattn", test_tiled_equals_untiled);
+  g_test_add_data_func ("/vae-tiled/memory-bounded/noattn", "noattn", test_memory_bounded_by_tile);
+  g_test_add_data_func ("/vae-tiled/memory-bounded/attn", "attn", test_memory_bounded_by_tile);
+  g_test_add_func ("/vae-tiled/cancel", test_cancel);
+  g_test_add_func ("/vae-tiled/budget-too-small", test_budget_too_small);
+  return g_test_run ();
+}
