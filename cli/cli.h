@@ -11,3 +11,5 @@ int cmd_layout_stats (int argc, char **argv);
 int cmd_inspect (int argc, char **argv);
 int cmd_run_component (int argc, char **argv);
 int cmd_tokenize (int argc, char **argv);
+int cmd_generate (int argc, char **argv);
+int cmd_upscale (int argc, char **argv);

@@ -10,6 +10,8 @@ static int cmd_help (int argc, char **argv);
 
 static const SdCommand commands[] = {
   { "help", "show this list", cmd_help },
+  { "generate", "generate a picture (Scale-DiT two-stage pipeline) into a PNG", cmd_generate },
+  { "upscale", "upscale a picture with Scale-DiT's detail pass", cmd_upscale },
   { "inspect", "describe a model folder or file, or say why it cannot be used", cmd_inspect },
   { "run-component", "run one model component on named tensors (safetensors in, safetensors out)", cmd_run_component },
   { "layout-stats", "token layout and attention-plan sparsity of the detail pass", cmd_layout_stats },

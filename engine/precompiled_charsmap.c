@@ -8,7 +8,7 @@
 struct SdCharsmap {
   guint32 *units;    /* the double array */
   gsize n_units;
-  char *normalized;  /* NUL-separated replacement strings */
+  char *normalized;  /* NUL-separated replacement strings, NUL-terminated */
   gsize normalized_len;
 };
 
@@ -46,7 +46,10 @@ sd_charsmap_new_from_base64 (const char *base64, GError **error)
   cm->normalized = g_malloc (cm->normalized_len + 1);
   memcpy (cm->normalized, blob + 4 + trie_bytes, cm->normalized_len);
   cm->normalized[cm->normalized_len] = '\0';
-  if (!g_utf8_validate_len (cm->normalized, cm->normalized_len, NULL))
+  for (i = 0; i < cm->normalized_len; i += strlen (cm->normalized + i) + 1)
+    if (!g_utf8_validate (cm->normalized + i, -1, NULL))
+      break;
+  if (i < cm->normalized_len)
     {
       g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,
                    "precompiled_charsmap: the replacement strings are not valid UTF-8");

@@ -312,6 +312,10 @@ append_lower (GString *out, const gunichar *s, glong n)
             }
           g_string_append_unichar (out, final ? 0x3C2 : 0x3C3);
         }
+      else if (c >= 0x2160 && c <= 0x216F) /* Roman numerals (Nl): GLib maps letters only */
+        g_string_append_unichar (out, c + 0x10);
+      else if (c >= 0x24B6 && c <= 0x24CF) /* circled capital letters (So) */
+        g_string_append_unichar (out, c + 0x1A);
       else
         g_string_append_unichar (out, g_unichar_tolower (c));
     }

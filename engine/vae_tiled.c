@@ -20,6 +20,7 @@ typedef struct {
   gsize budget;
   int tiles_done, tiles_total;
   gsize host_bytes, host_peak, kv_bytes;
+  gsize pass_kv, device_peak, tile_peak; /* device bytes above the weights */
   double in_read, in_unique;
 } Run;
 
@@ -420,7 +421,8 @@ run_attn (Run *r, const VaePass *p, const TilePlan *tp, GError **error)
       || !(d_o = bufs_alloc (r, &bs, c * px_max, error)) || !(d_stats = bufs_alloc (r, &bs, 2 * G, error))
       || !(d_mr = bufs_alloc (r, &bs, 2 * G, error)) || !upload_mean_rstd (r, x, d_mr, error))
     goto out;
-  r->kv_bytes = MAX (r->kv_bytes, 2 * tokens * c * sizeof (float));
+  r->pass_kv = 2 * tokens * c * sizeof (float);
+  r->kv_bytes = MAX (r->kv_bytes, r->pass_kv);
   stage = g_new (float, c * px_max);
 
   for (phase = 0; phase < 2; phase++)
@@ -507,14 +509,19 @@ sd_vae_run (const SdVae *vae, VaePlan *plan, const SdVaeTiling *tiling, SdVaeSta
       r.tiles_total += tps[i].n * (p->kind == VAE_PASS_ATTN ? 2 : 1);
     }
   stats_reset (&r, slot (&r, plan->input));
-  be->peak_bytes = be->bytes_in_use;
 
   for (i = 0; i < plan->passes->len; i++)
     {
       const VaePass *p = &g_array_index (plan->passes, VaePass, i);
+      gboolean pass_ok;
       if (!slot_alloc (&r, slot (&r, p->out), error))
         goto out;
-      if (!(p->kind == VAE_PASS_ATTN ? run_attn (&r, p, &tps[i], error) : run_conv (&r, p, &tps[i], error)))
+      be->peak_bytes = be->bytes_in_use;
+      r.pass_kv = 0;
+      pass_ok = p->kind == VAE_PASS_ATTN ? run_attn (&r, p, &tps[i], error) : run_conv (&r, p, &tps[i], error);
+      r.device_peak = MAX (r.device_peak, be->peak_bytes - base);
+      r.tile_peak = MAX (r.tile_peak, be->peak_bytes - base - r.pass_kv);
+      if (!pass_ok)
         goto out;
       for (j = 0; j < plan->slots->len; j++)
         if (slot (&r, j)->last_use == (int) i)
@@ -527,7 +534,8 @@ out:
   if (stats)
     {
       memset (stats, 0, sizeof *stats);
-      stats->device_peak_bytes = be->peak_bytes - base;
+      stats->device_peak_bytes = r.device_peak;
+      stats->tile_peak_bytes = r.tile_peak;
       stats->attention_kv_bytes = r.kv_bytes;
       stats->host_peak_bytes = r.host_peak;
       stats->tiles = r.tiles_done;
@@ -535,7 +543,7 @@ out:
       stats->halo_fraction = r.in_read > 0 ? (r.in_read - r.in_unique) / r.in_read : 0;
       stats->seconds = (g_get_monotonic_time () - t0) / 1e6;
     }
-  be->peak_bytes = MAX (old_peak, be->peak_bytes);
+  be->peak_bytes = MAX (old_peak, base + r.device_peak);
   g_free (tps);
   return ok;
 }

@@ -316,7 +316,7 @@ def make_t5(tmp, cases, corpus):
         {"type": "WhitespaceSplit"},
         {"type": "Metaspace", "replacement": "▁", "add_prefix_space": True, "prepend_scheme": "always"}]}
     with open(path, "w", encoding="utf-8") as f:
-        json.dump(tj, f, ensure_ascii=False)
+        json.dump(tj, f, ensure_ascii=False, separators=(",", ":"))
     refs = {
         "flux": T5TokenizerFast.from_pretrained(os.path.join(OUT, "flux"), subfolder="tokenizer_2"),
         "converted": T5TokenizerFast.from_pretrained(conv_dir),

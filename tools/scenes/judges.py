@@ -101,27 +101,6 @@ def celestial_bodies(x):
     return suns, moons
 
 
-def _mirror_score(x):
-    """The best correlation between the picture above a row and the mirrored picture below it
-    (row means removed, so gradients alone do not count), and that row."""
-    h = x.shape[0]
-    g = _lum(x)
-    g = g - g.mean(axis=1, keepdims=True)
-    best, best_y = -1.0, 0
-    k = max(4, int(0.1 * h))
-    for y in range(int(0.35 * h), int(0.85 * h)):
-        kk = min(k, y, h - y)
-        a = g[y - kk:y][::-1].ravel()
-        b = g[y:y + kk].ravel()
-        sa, sb = a.std(), b.std()
-        if sa < 1e-3 or sb < 1e-3:
-            continue
-        c = float(np.mean((a - a.mean()) * (b - b.mean())) / (sa * sb))
-        if c > best:
-            best, best_y = c, y
-    return best, best_y
-
-
 def _horizon_line(x):
     """The straightest full-width horizontal edge: its row, and the fraction of columns where the
     brightness steps the same way there."""
@@ -138,19 +117,37 @@ def _horizon_line(x):
 
 
 def water_features(x):
-    mirror, my = _mirror_score(x)
-    line, ly = _horizon_line(x)
+    """line: how straight the strongest full-width horizontal edge is (1 = every column);
+    chroma: how much the colours just below it differ from the mirrored colours just above;
+    ratio: the brightness below over the brightness above (water reflects darker)."""
     h = x.shape[0]
-    # Below a water line, rows vary smoothly across (reflected sky, ripples); land is textured.
-    below = _lum(x[ly + 2: min(h, ly + 2 + int(0.15 * h))])
-    streak = float(np.mean(np.abs(np.diff(below, axis=1)))) / (float(np.mean(np.abs(np.diff(below, axis=0)))) + 1e-4) \
-        if below.shape[0] > 2 else 1.0
-    return {"mirror": mirror, "mirror_row": my / h, "line": line, "line_row": ly / h, "streak": streak}
+    line, ly = _horizon_line(x)
+    kk = max(1, min(int(0.1 * h), ly, h - ly - 1))
+    above = x[ly - kk:ly][::-1].mean(axis=1)
+    below = x[ly + 1:ly + 1 + kk].mean(axis=1)
+    ca = above / (above.sum(axis=1, keepdims=True) + 1e-3)
+    cb = below / (below.sum(axis=1, keepdims=True) + 1e-3)
+    chroma = float(np.abs(ca - cb).sum(axis=1).mean())
+    ratio = float(_lum(below).mean() / (_lum(above).mean() + 1e-3))
+    # Mirror symmetry of the shapes about the line (row means removed: gradients do not count).
+    g = _lum(x)
+    g = g - g.mean(axis=1, keepdims=True)
+    mirror = -1.0
+    for y in range(max(kk, ly - 2), min(h - kk, ly + 3)):
+        a = g[y - kk:y][::-1].ravel()
+        b = g[y:y + kk].ravel()
+        if a.std() > 1e-3 and b.std() > 1e-3:
+            mirror = max(mirror, float(np.corrcoef(a, b)[0, 1]))
+    return {"line": line, "line_row": ly / h, "chroma": chroma, "ratio": ratio, "mirror": mirror}
 
 
 def has_water(x):
+    """Water: a straight horizon or shore line over a darker mirror of the colours or the shapes
+    above it."""
     f = water_features(x)
-    return f["mirror"] > 0.5 or (f["line"] > 0.95 and f["streak"] < 0.6)
+    if f["line"] < 0.95:
+        return False
+    return (f["chroma"] < 0.09 and f["ratio"] < 0.7) or f["mirror"] > 0.5
 
 
 def snow_features(x, time):
@@ -163,23 +160,24 @@ def snow_features(x, time):
 
 def has_snow(x, time):
     f = snow_features(x, time)
-    limit = {"day": 0.55, "sunset": 0.26, "night": 0.24}[time]
+    limit = {"day": 0.65, "sunset": 0.3, "night": 0.28}[time]
     return f["ground_blue"] > limit
 
 
 def tree_features(x, time):
+    """green_dark: the fraction of the lower picture in the dark green of foliage (darker than
+    grass under the scene's light)."""
     h = x.shape[0]
-    land = x[int(0.4 * h):]
-    lum = _lum(land)
-    dx = np.abs(np.diff(lum, axis=1))[:-1]
-    dy = np.abs(np.diff(lum, axis=0))[:, :-1]
-    scale = float(np.percentile(lum, 90)) + 0.02
-    vertical_edges = float(np.mean((dx > 0.12 * scale) & (dx > 1.5 * dy)))
-    return {"vertical_edges": vertical_edges}
+    land = x[int(0.45 * h):]
+    r, g, b = land[..., 0], land[..., 1], land[..., 2]
+    dark = {"day": 0.22, "sunset": 0.08, "night": 0.06}[time]
+    blue = 0.95 if time == "night" else 1.15
+    foliage = (g >= 1.25 * r) & (g >= blue * b) & (_lum(land) < dark)
+    return {"green_dark": float(np.mean(foliage))}
 
 
 def has_trees(x, time):
-    return tree_features(x, time)["vertical_edges"] > 0.01
+    return tree_features(x, time)["green_dark"] > 0.005
 
 
 def judge_image(img):

@@ -72,7 +72,8 @@ def _plan_layers(a, r):
             layers.append(L("hill", 0.22, horizon + 0.1, 0.07, 0.4, r.seed32(), green, snow=snow_cover,
                             trees=_trees_for(a, r, 0.04, r.uniform(0.5, 0.9))))
             layers.append(L("shore", 0.0, r.uniform(0.92, 0.98), 0.06, 0.4, r.seed32(), P.GRASS,
-                            snow=snow_cover, tilt=r.uniform(-0.08, 0.08)))
+                            snow=snow_cover, tilt=r.uniform(-0.08, 0.08),
+                            trees=_trees_for(a, r, r.uniform(0.1, 0.15), r.uniform(0.3, 0.6))))
     elif a.terrain == "hills":
         horizon = r.uniform(0.55, 0.66)
         layers.append(L("mountain", 1.0, horizon, r.uniform(0.06, 0.12), 0.5, r.seed32(), P.ROCK_FAR,
@@ -101,7 +102,8 @@ def _plan_layers(a, r):
         waterline = horizon + r.uniform(0.015, 0.03)
         if a.water == "lake":
             layers.append(L("shore", 0.0, r.uniform(0.9, 0.96), 0.03, 0.35, r.seed32(), P.GRASS,
-                            snow=snow_cover, tilt=r.uniform(-0.05, 0.05)))
+                            snow=snow_cover, tilt=r.uniform(-0.05, 0.05),
+                            trees=_trees_for(a, r, r.uniform(0.09, 0.14), r.uniform(0.3, 0.6))))
         else:
             layers.append(L("plain", 0.0, r.uniform(0.92, 1.0), 0.05, 0.5, r.seed32(), P.GRASS,
                             snow=snow_cover,

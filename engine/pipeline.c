@@ -1,0 +1,490 @@
+/* pipeline.c: Scale-DiT's two-stage generation: a dense global pass at target/f, the deterministic
+ * handover (decode, bicubic upsample, unsharp mask, encode), and the detail pass over the
+ * Hilbert-ordered [text | HR | LR] sequence with the local attention plan, then a tiled decode. */
+#include <math.h>
+#include <string.h>
+
+#include "engine_internal.h"
+#include "image_ops.h"
+#include "layout.h"
+#include "noise.h"
+
+#define LATENT_CH 16
+
+typedef struct {
+  SdEngine *e;
+  const SdRequest *req;
+  const SdCallbacks *cb;
+  SdPromptEmbeds pos, neg;
+  gboolean cfg;       /* true classifier-free guidance */
+  int w16, h16, gw, gh; /* generated size and global size, multiples of 16 */
+  float *sigmas;      /* global_steps + 1 */
+  double mu;
+} Gen;
+
+static gboolean
+cancelled (const Gen *g, GError **error)
+{
+  if (g->cb && g->cb->cancel && g_atomic_int_get (g->cb->cancel))
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_CANCELLED, "cancelled");
+      return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+progress (const Gen *g, const char *phase, int step, int total)
+{
+  if (g->cb && g->cb->on_progress)
+    g->cb->on_progress (phase, step, total, g->cb->user_data);
+}
+
+static int
+round16 (double v)
+{
+  int r = (int) floor (v / 16.0 + 0.5) * 16;
+  return MAX (r, 16);
+}
+
+/* A FLUX run over one sequence layout for the positive (and negative) prompt. */
+typedef struct {
+  SdFluxRun *pos, *neg;
+} Runs;
+
+static gboolean
+runs_new (Gen *g, Runs *runs, int n_img, const float *img_ids, double theta, const SdAttnPlan *plan, GError **error)
+{
+  SdFluxSetup s = { 0 };
+  int n_text = g->pos.n_t5, i;
+  float *ids = g_new0 (float, (gsize) (n_text + n_img) * 3);
+  gboolean ok;
+
+  memcpy (ids + (gsize) n_text * 3, img_ids, (gsize) n_img * 3 * sizeof (float));
+  for (i = 0; i < n_text * 3; i++)
+    ids[i] = 0;
+  s.txt = g->pos.t5;
+  s.n_text = n_text;
+  s.pooled = g->pos.pooled;
+  s.n_img = n_img;
+  s.rope_ids = ids;
+  s.rope_theta = theta;
+  s.plan = plan;
+  runs->pos = sd_flux_run_new (g->e->flux, &s, error);
+  runs->neg = NULL;
+  ok = runs->pos != NULL;
+  if (ok && g->cfg)
+    {
+      s.txt = g->neg.t5;
+      s.pooled = g->neg.pooled;
+      runs->neg = sd_flux_run_new (g->e->flux, &s, error);
+      ok = runs->neg != NULL;
+    }
+  g_free (ids);
+  return ok;
+}
+
+static void
+runs_free (Runs *runs)
+{
+  sd_flux_run_free (runs->pos);
+  sd_flux_run_free (runs->neg);
+}
+
+/* v = model(x) (with true CFG: v_neg + scale * (v_pos - v_neg)) into v. */
+static gboolean
+velocity (Gen *g, Runs *runs, SdBuf *x, const float *ts, int n_groups, const SdSegments *segs, float guidance,
+          SdBuf *v, SdBuf *vneg, gsize n, GError **error)
+{
+  SdBackend *be = g->e->be;
+  if (!sd_flux_forward (runs->pos, x, ts, n_groups, segs, guidance, v, error))
+    return FALSE;
+  if (!g->cfg)
+    return TRUE;
+  if (!sd_flux_forward (runs->neg, x, ts, n_groups, segs, guidance, vneg, error))
+    return FALSE;
+  /* v = s * v + (1 - s) * vneg */
+  be->ops->axpby (be, 1.0f - g->req->true_cfg_scale, sd_view (vneg, 0, (int) n), g->req->true_cfg_scale,
+                  sd_view (v, 0, (int) n), 1, (int) n);
+  return TRUE;
+}
+
+static float *
+decode (Gen *g, const float *latent, int w, int h, GError **error)
+{
+  SdVaeTiling t = { 0 };
+  t.cancel = g->cb ? g->cb->cancel : NULL;
+  return sd_vae_decode (g->e->vae, latent, w / 8, h / 8, &t, NULL, error);
+}
+
+static void
+raster_ids (int rows, int cols, double scale_r, double scale_c, float *ids)
+{
+  int r, c;
+  for (r = 0; r < rows; r++)
+    for (c = 0; c < cols; c++)
+      {
+        float *p = ids + ((gsize) r * cols + c) * 3;
+        p[0] = 0;
+        p[1] = (float) (r * scale_r);
+        p[2] = (float) (c * scale_c);
+      }
+}
+
+/* The global pass: dense attention at gw x gh from noise; returns the clean latent. */
+static float *
+global_pass (Gen *g, GError **error)
+{
+  SdEngine *e = g->e;
+  SdBackend *be = e->be;
+  const int rows = g->gh / 16, cols = g->gw / 16, n_img = rows * cols, feat = LATENT_CH * 4;
+  const gsize n = (gsize) n_img * feat;
+  float *noise = g_new (float, n), *tokens = g_new (float, n), *ids = g_new (float, (gsize) n_img * 3);
+  float *latent = NULL;
+  Runs runs = { 0 };
+  SdBuf *x = NULL, *v = NULL, *vneg = NULL;
+  int i;
+
+  sd_noise_normal ((guint64) g->req->seed, 0, noise, n);
+  sd_latent_pack (noise, LATENT_CH, rows, cols, tokens);
+  raster_ids (rows, cols, 1, 1, ids);
+  if (!runs_new (g, &runs, n_img, ids, 10000, NULL, error) || !(x = sd_buf_from_host (be, tokens, n, error))
+      || !(v = be->ops->alloc (be, n, error)) || (g->cfg && !(vneg = be->ops->alloc (be, n, error))))
+    goto out;
+  for (i = 0; i < g->req->global_steps; i++)
+    {
+      float t = g->sigmas[i];
+      if (cancelled (g, error))
+        goto out;
+      progress (g, "global", i, g->req->global_steps);
+      if (!velocity (g, &runs, x, &t, 1, NULL, g->req->global_guidance, v, vneg, n, error))
+        goto out;
+      sd_euler_step (be, x, v, n, g->sigmas[i], g->sigmas[i + 1]);
+    }
+  progress (g, "global", g->req->global_steps, g->req->global_steps);
+  if (!be->ops->download (be, x, 0, tokens, n, error))
+    goto out;
+  latent = g_new (float, n);
+  sd_latent_unpack (tokens, LATENT_CH, rows, cols, latent);
+out:
+  if (x)
+    be->ops->release (be, x);
+  if (v)
+    be->ops->release (be, v);
+  if (vneg)
+    be->ops->release (be, vneg);
+  runs_free (&runs);
+  g_free (noise);
+  g_free (tokens);
+  g_free (ids);
+  return latent;
+}
+
+/* The detail pass: from the handed-over clean HR latent x0 and the clean LR latent, runs the last
+ * detail_steps steps of the global schedule; returns the final HR latent. */
+static float *
+detail_pass (Gen *g, const float *x0, const float *lr_latent, GError **error)
+{
+  SdEngine *e = g->e;
+  SdBackend *be = e->be;
+  const SdRequest *q = g->req;
+  const int hr_rows = g->h16 / 16, hr_cols = g->w16 / 16, lr_rows = g->gh / 16, lr_cols = g->gw / 16;
+  const int n_hr = hr_rows * hr_cols, n_lr = lr_rows * lr_cols, feat = LATENT_CH * 4;
+  const int start = q->global_steps - q->detail_steps;
+  const gsize n = (gsize) (n_hr + n_lr) * feat, n_hr_el = (gsize) n_hr * feat;
+  SdLayoutSpec spec = { 0 };
+  SdLayout *lay = NULL;
+  SdAttnPlan *plan = NULL;
+  SdMaskRules rules = { q->hr_radius, q->lr_radius, q->lr_window_span };
+  float *raster = g_new (float, n), *seq = g_new (float, n), *noise = g_new (float, n_hr_el);
+  float *ids = g_new (float, (gsize) (n_hr + n_lr) * 3), *out = NULL;
+  float sigma0 = g->sigmas[start];
+  SdSegment seg[2] = { { 0, n_hr, 0 }, { n_hr, n_lr, 1 } };
+  SdSegments segs = { seg, 2 };
+  Runs runs = { 0 };
+  SdBuf *x = NULL, *v = NULL, *vneg = NULL;
+  int i;
+  gsize k;
+
+  /* HR tokens noised to the start step: x = (1 - sigma) x0 + sigma noise; LR tokens clean. */
+  sd_latent_pack (x0, LATENT_CH, hr_rows, hr_cols, raster);
+  sd_latent_pack (lr_latent, LATENT_CH, lr_rows, lr_cols, raster + n_hr_el);
+  {
+    float *nl = g_new (float, n_hr_el);
+    sd_noise_normal ((guint64) q->seed, 1, nl, n_hr_el);
+    sd_latent_pack (nl, LATENT_CH, hr_rows, hr_cols, noise);
+    g_free (nl);
+  }
+  for (k = 0; k < n_hr_el; k++)
+    raster[k] = (1.0f - sigma0) * raster[k] + sigma0 * noise[k];
+
+  spec.n_text = g->pos.n_t5;
+  spec.hr_rows = hr_rows;
+  spec.hr_cols = hr_cols;
+  spec.lr_rows = lr_rows;
+  spec.lr_cols = lr_cols;
+  spec.window = q->window;
+  spec.order = q->order;
+  if (!(lay = sd_layout_new (&spec, error)) || !(plan = sd_attn_plan_new (lay, &rules, 0, 0, error)))
+    goto out;
+  /* the permutation, applied once here and undone once at the end */
+  for (i = 0; i < n_hr; i++)
+    memcpy (seq + (gsize) i * feat, raster + (gsize) lay->hr_perm[i] * feat, feat * sizeof (float));
+  for (i = 0; i < n_lr; i++)
+    memcpy (seq + n_hr_el + (gsize) i * feat, raster + n_hr_el + (gsize) lay->lr_perm[i] * feat, feat * sizeof (float));
+  for (i = 0; i < n_hr + n_lr; i++)
+    memcpy (ids + (gsize) i * 3, lay->rope_ids + (gsize) (lay->hr_start + i) * 3, 3 * sizeof (float));
+  if (!runs_new (g, &runs, n_hr + n_lr, ids, 10000.0 * q->ntk_factor, plan, error)
+      || !(x = sd_buf_from_host (be, seq, n, error)) || !(v = be->ops->alloc (be, n, error))
+      || (g->cfg && !(vneg = be->ops->alloc (be, n, error))))
+    goto out;
+  for (i = start; i < q->global_steps; i++)
+    {
+      float ts[2] = { g->sigmas[i], 0.0f };
+      if (cancelled (g, error))
+        goto out;
+      progress (g, "detail", i - start, q->detail_steps);
+      if (!velocity (g, &runs, x, ts, 2, &segs, q->detail_guidance, v, vneg, n, error))
+        goto out;
+      /* only the HR tokens move; the LR guidance stays clean */
+      sd_euler_step (be, x, v, n_hr_el, g->sigmas[i], g->sigmas[i + 1]);
+    }
+  progress (g, "detail", q->detail_steps, q->detail_steps);
+  if (!be->ops->download (be, x, 0, seq, n_hr_el, error))
+    goto out;
+  for (i = 0; i < n_hr; i++)
+    memcpy (raster + (gsize) lay->hr_perm[i] * feat, seq + (gsize) i * feat, feat * sizeof (float));
+  out = g_new (float, n_hr_el);
+  sd_latent_unpack (raster, LATENT_CH, hr_rows, hr_cols, out);
+out:
+  if (x)
+    be->ops->release (be, x);
+  if (v)
+    be->ops->release (be, v);
+  if (vneg)
+    be->ops->release (be, vneg);
+  runs_free (&runs);
+  if (plan)
+    sd_attn_plan_free (plan);
+  if (lay)
+    sd_layout_free (lay);
+  g_free (raster);
+  g_free (seq);
+  g_free (noise);
+  g_free (ids);
+  return out;
+}
+
+/* Handover: the global image (or the upscale input) upsampled to the target, sharpened and encoded. */
+static float *
+handover (Gen *g, const float *image, int w, int h, GError **error)
+{
+  float *up = sd_resize_bicubic (image, 3, w, h, g->w16, g->h16), *x0;
+  SdVaeTiling t = { 0 };
+  progress (g, "handover", 0, 1);
+  if (g->req->sharpen > 0)
+    sd_unsharp_mask (up, 3, g->w16, g->h16, g->req->sharpen);
+  t.cancel = g->cb ? g->cb->cancel : NULL;
+  x0 = sd_vae_encode (g->e->vae, up, g->w16, g->h16, &t, NULL, error);
+  g_free (up);
+  progress (g, "handover", 1, 1);
+  return x0;
+}
+
+static char *
+cache_key (const Gen *g)
+{
+  const SdRequest *q = g->req;
+  return g_strdup_printf ("%s\n%s\n%" G_GINT64_FORMAT " %dx%d %d %.6g %.6g", q->prompt ? q->prompt : "",
+                          q->negative_prompt ? q->negative_prompt : "", q->seed, g->gw, g->gh, q->global_steps,
+                          q->global_guidance, g->cfg ? q->true_cfg_scale : 1.0);
+}
+
+static void
+cache_store (SdEngine *e, char *key, float *latent, float *image, int gw, int gh)
+{
+  g_free (e->cache.key);
+  g_free (e->cache.latent);
+  g_free (e->cache.image);
+  e->cache.key = key;
+  e->cache.latent = latent;
+  e->cache.image = image;
+  e->cache.gw = gw;
+  e->cache.gh = gh;
+}
+
+static gboolean
+check_request (SdEngine *e, const SdRequest *q, GError **error)
+{
+  const char *bad = NULL;
+  if (q->width < 64 || q->height < 64 || q->width > 16384 || q->height > 16384)
+    bad = "width and height must be between 64 and 16384 pixels";
+  else if (q->global_factor < 1 || q->global_factor > 16)
+    bad = "the global factor must be between 1 and 16";
+  else if (q->global_steps < 1 || q->global_steps > 1000)
+    bad = "global steps must be between 1 and 1000";
+  else if (q->global_factor > 1 && (q->detail_steps < 1 || q->detail_steps > q->global_steps))
+    bad = "detail steps must be between 1 and the global steps";
+  else if (q->window < 1 || q->hr_radius < 0 || q->lr_radius < 0 || q->lr_window_span < 0)
+    bad = "window, radii and span must be positive";
+  else if (q->init_rgb && (q->init_width < 16 || q->init_height < 16))
+    bad = "the upscale input is smaller than 16 pixels";
+  else if (q->init_rgb && q->global_factor < 2)
+    bad = "upscaling needs a global factor of at least 2";
+  else if (q->lora_path)
+    bad = "LoRA files are not supported yet";
+  if (bad)
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_ARGUMENT, "%s", bad);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static char *
+parameters_text (SdEngine *e, const Gen *g, gint64 seed)
+{
+  const SdRequest *q = g->req;
+  GString *s = g_string_new (q->prompt ? q->prompt : "");
+  if (q->negative_prompt && *q->negative_prompt)
+    g_string_append_printf (s, "\nNegative prompt: %s", q->negative_prompt);
+  g_string_append_printf (s, "\nSteps: %d, Sampler: Euler (rectified flow), Seed: %" G_GINT64_FORMAT ", Size: %dx%d, Model: %s, "
+                             "Guidance: %.3g",
+                          q->global_steps, seed, q->width, q->height, e->files->name, q->global_guidance);
+  if (q->global_factor > 1)
+    g_string_append_printf (s, ", Detail steps: %d, Detail guidance: %.3g, Global factor: %d, Window: %d, "
+                               "Radii: %d/%d/%d, NTK: %.3g, Sharpen: %.3g",
+                            q->detail_steps, q->detail_guidance, q->global_factor, q->window, q->hr_radius,
+                            q->lr_radius, q->lr_window_span, q->ntk_factor, q->sharpen);
+  if (g->cfg)
+    g_string_append_printf (s, ", True CFG: %.3g", q->true_cfg_scale);
+  if (q->init_rgb)
+    g_string_append_printf (s, ", Upscaled from: %dx%d", q->init_width, q->init_height);
+  g_string_append_printf (s, ", Version: scaledit %s", "0.1.0");
+  return g_string_free (s, FALSE);
+}
+
+SdResult *
+sd_engine_generate (SdEngine *e, const SdRequest *req, const SdCallbacks *cb, GError **error)
+{
+  SdRequest q = *req;
+  Gen g = { 0 };
+  SdResult *res = NULL;
+  float *glatent = NULL, *gimage = NULL, *x0 = NULL, *lr = NULL, *final = NULL, *pixels = NULL;
+  gint64 t0 = g_get_monotonic_time ();
+  char *key = NULL;
+
+  if (!check_request (e, &q, error))
+    return NULL;
+  if (q.seed < 0)
+    q.seed = g_random_int_range (0, G_MAXINT32);
+  g.e = e;
+  g.req = &q;
+  g.cb = cb;
+  g.cfg = q.true_cfg_scale > 1.0f;
+  g.w16 = (q.width + 15) / 16 * 16;
+  g.h16 = (q.height + 15) / 16 * 16;
+  g.gw = q.global_factor > 1 ? round16 ((double) g.w16 / q.global_factor) : g.w16;
+  g.gh = q.global_factor > 1 ? round16 ((double) g.h16 / q.global_factor) : g.h16;
+  g.sigmas = g_new (float, q.global_steps + 1);
+  /* the detail pass reuses the global pass's schedule and mu */
+  g.mu = sd_schedule_mu (&e->schedule, (g.gw / 16) * (g.gh / 16));
+  sd_schedule_sigmas (&e->schedule, q.global_steps, g.mu, g.sigmas);
+  if (e->be->ops->set_threads)
+    e->be->ops->set_threads (e->be, e->opts.threads);
+
+  progress (&g, "encode", 0, 1);
+  if (!sd_prompt_encode (e, q.prompt, &g.pos, error) || (g.cfg && !sd_prompt_encode (e, q.negative_prompt, &g.neg, error)))
+    goto out;
+  sd_engine_release_encoders (e);
+  progress (&g, "encode", 1, 1);
+
+  if (q.init_rgb)
+    {
+      /* upscale: the input, resized to the global size, is the guidance */
+      float *img = sd_rgb_to_image (q.init_rgb, q.init_width, q.init_height);
+      float *small = sd_resize_bicubic (img, 3, q.init_width, q.init_height, g.gw, g.gh);
+      SdVaeTiling t = { 0 };
+      t.cancel = cb ? cb->cancel : NULL;
+      lr = sd_vae_encode (e->vae, small, g.gw, g.gh, &t, NULL, error);
+      g_free (small);
+      if (!lr || cancelled (&g, error) || !(x0 = handover (&g, img, q.init_width, q.init_height, error)))
+        {
+          g_free (img);
+          goto out;
+        }
+      g_free (img);
+    }
+  else
+    {
+      key = cache_key (&g);
+      if (e->cache.key && g_str_equal (e->cache.key, key))
+        {
+          glatent = g_memdup2 (e->cache.latent, (gsize) LATENT_CH * (g.gw / 8) * (g.gh / 8) * sizeof (float));
+          gimage = g_memdup2 (e->cache.image, (gsize) 3 * g.gw * g.gh * sizeof (float));
+          progress (&g, "global", q.global_steps, q.global_steps);
+        }
+      else
+        {
+          if (!(glatent = global_pass (&g, error)))
+            goto out;
+          progress (&g, "decode", 0, 1);
+          if (!(gimage = decode (&g, glatent, g.gw, g.gh, error)))
+            goto out;
+          cache_store (e, g_strdup (key), g_memdup2 (glatent, (gsize) LATENT_CH * (g.gw / 8) * (g.gh / 8) * sizeof (float)),
+                       g_memdup2 (gimage, (gsize) 3 * g.gw * g.gh * sizeof (float)), g.gw, g.gh);
+        }
+      if (cb && cb->on_preview)
+        {
+          float *rgb = sd_image_to_rgb (gimage, g.gw, g.gh, g.gw, g.gh);
+          cb->on_preview (rgb, g.gw, g.gh, cb->user_data);
+          g_free (rgb);
+        }
+      if (q.preview_only || q.global_factor == 1)
+        {
+          final = gimage;
+          gimage = NULL;
+          goto finish;
+        }
+      if (cancelled (&g, error) || !(x0 = handover (&g, gimage, g.gw, g.gh, error)))
+        goto out;
+      lr = glatent;
+      glatent = NULL;
+    }
+  if (!(glatent = detail_pass (&g, x0, lr, error)))
+    goto out;
+  progress (&g, "decode", 0, 1);
+  if (!(final = decode (&g, glatent, g.w16, g.h16, error)))
+    goto out;
+finish:
+  progress (&g, "decode", 1, 1);
+  res = g_new0 (SdResult, 1);
+  if (q.preview_only)
+    {
+      res->width = g.gw;
+      res->height = g.gh;
+      pixels = sd_image_to_rgb (final, g.gw, g.gh, g.gw, g.gh);
+    }
+  else
+    {
+      res->width = q.width;
+      res->height = q.height;
+      pixels = sd_image_to_rgb (final, g.w16, g.h16, q.width, q.height);
+    }
+  res->rgb = pixels;
+  res->seed = q.seed;
+  res->parameters = parameters_text (e, &g, q.seed);
+  res->seconds = (g_get_monotonic_time () - t0) / 1e6;
+  res->peak_device_bytes = e->be->peak_bytes;
+out:
+  sd_prompt_embeds_clear (&g.pos);
+  sd_prompt_embeds_clear (&g.neg);
+  g_free (g.sigmas);
+  g_free (glatent);
+  g_free (gimage);
+  g_free (x0);
+  g_free (lr);
+  g_free (final);
+  g_free (key);
+  return res;
+}
