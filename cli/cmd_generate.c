@@ -172,7 +172,7 @@ run (int argc, char **argv, gboolean upscale)
     goto fail;
   printf ("%s: %dx%d, seed %" G_GINT64_FORMAT ", %.1f s\n", out, res->width, res->height, res->seed, res->seconds);
   if (verbose)
-    fprintf (stderr, "scaledit: peak %s memory %.1f MiB\n", sd_engine_describe (engine),
+    fprintf (stderr, "scaledit: peak compute-device memory %.1f MiB\n",
              res->peak_device_bytes / 1048576.0);
   rc = 0;
   goto out;

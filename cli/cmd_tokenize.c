@@ -18,7 +18,8 @@ cmd_tokenize (int argc, char **argv)
   GOptionEntry entries[] = {
     { "model", 0, 0, G_OPTION_ARG_FILENAME, &model,
       "a diffusers folder (tokenizer/, tokenizer_2/) or a folder holding the tokenizer files", "PATH" },
-    { "text", 0, 0, G_OPTION_ARG_STRING, &text, "the prompt", "TEXT" },
+    /* taken as bytes (no locale conversion): the prompt must be UTF-8, whatever the locale */
+    { "text", 0, 0, G_OPTION_ARG_FILENAME, &text, "the prompt (UTF-8)", "TEXT" },
     { "max-length", 0, 0, G_OPTION_ARG_INT, &max_length,
       "pad or truncate to N tokens (77 for clip, 512 for t5; 256 suits FLUX.1-schnell)", "N" },
     { NULL }

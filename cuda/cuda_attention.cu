@@ -2,10 +2,11 @@
  * f32 online softmax): dense, causal (CLIP), with T5's relative bias, or block-sparse over a
  * Scale-DiT plan, applying the token mask only inside partial blocks.
  *
- * One CTA of 8 warps takes a 128-query tile of one head (16 rows per warp, Q held in registers)
- * and streams 64-key K/V tiles through shared memory with cp.async, two stages deep. With a plan
- * the tile visits the key blocks its query block lists; plans need q_block a multiple of 128 and
- * k_block a multiple of 64. Head dims 64 and 128; q/k/v/out offsets and row strides must be
+ * One CTA of 4 warps takes a 128-query tile of one head (32 rows per warp, Q in shared memory)
+ * and streams 64-key K/V tiles through shared memory with cp.async, two stages deep; two CTAs
+ * share a multiprocessor. With a plan the tile visits the key blocks its query block lists and
+ * reads the token mask of partial tiles as precomputed bits (cuda_plan.cu); plans need q_block a
+ * multiple of 128 and k_block a multiple of 64. Head dims 64 and 128; q/k/v/out offsets and row strides must be
  * multiples of 8 elements (16-byte rows). */
 #include <math.h>
 
@@ -13,7 +14,8 @@
 
 #define BM 128
 #define BN 64
-#define NWARPS 8
+#define MT 2                        /* 16-row m-tiles per warp */
+#define NWARPS (BM / (16 * MT))
 #define NTHREADS (NWARPS * 32)
 #define LOG2E 1.4426950408889634f
 
@@ -28,9 +30,8 @@ typedef struct {
   /* Plan (row_start NULL: dense). */
   const int *row_start, *kblock;
   const unsigned char *partial;
-  const SdTokenPos *tokens;
+  const unsigned long long *mask; /* per partial tile and query row: bit c allows key c */
   const int *order;
-  SdMaskRules rules;
   int q_block, k_block;
 } AttnParams;
 
@@ -123,55 +124,39 @@ load_tile (char *dst, const bf16 *base, long ld, int start, int rows, int limit)
     }
 }
 
-/* Token positions of keys [start, start + BN) (bytes past the array's end zero-filled). */
-static __device__ __forceinline__ void
-load_tokens (SdTokenPos *dst, const SdTokenPos *tokens, int start, int n_tokens)
-{
-  constexpr int CHUNKS = BN * (int) sizeof (SdTokenPos) / 16;
-  const char *src = reinterpret_cast<const char *> (tokens + start);
-  long left = ((long) n_tokens - start) * (long) sizeof (SdTokenPos);
-  for (int i = threadIdx.x; i < CHUNKS; i += NTHREADS)
-    {
-      long rem = left - 16l * i;
-      int bytes = rem >= 16 ? 16 : rem > 0 ? (int) rem : 0;
-      cp_async16 (reinterpret_cast<char *> (dst) + 16 * i, bytes ? src + 16 * i : (const char *) tokens, bytes);
-    }
-}
-
-/* Where key tile i of this CTA starts, and whether its pairs need the token mask. */
+/* Where key tile i of this CTA starts; *mask_tile is the tile's index into the plan's bit masks,
+ * or -1 when every pair of the tile is allowed. */
 static __device__ __forceinline__ int
-tile_start (const AttnParams &p, int e0, int per_entry, int i, bool *partial)
+tile_start (const AttnParams &p, int e0, int per_entry, int i, int *mask_tile)
 {
   if (!p.row_start)
     {
-      *partial = false;
+      *mask_tile = -1;
       return i * BN;
     }
-  int e = e0 + i / per_entry;
-  *partial = p.partial[e] != 0;
-  return p.kblock[e] * p.k_block + (i % per_entry) * BN;
+  int e = e0 + i / per_entry, sub = i % per_entry;
+  *mask_tile = p.partial[e] ? e * per_entry + sub : -1;
+  return p.kblock[e] * p.k_block + sub * BN;
 }
 
 template <int D>
-static __global__ void __launch_bounds__ (NTHREADS, 1)
+static __global__ void __launch_bounds__ (NTHREADS, 2)
 attention_kernel (AttnParams p)
 {
   constexpr int TILE = BN * D * 2;   /* bytes of one K or V tile */
   constexpr int KD = D / 16;         /* k-steps over the head dim */
   constexpr int ND = D / 8;          /* 8-wide output column tiles */
   extern __shared__ __align__ (128) char smem[];
-  /* Stage s: K at s * 2 * TILE, V right after it. */
+  /* Stage s: K at s * 2 * TILE, V right after it; Q after both stages. */
 #define STAGE_K(s) (smem + (s) * 2 * TILE)
 #define STAGE_V(s) (smem + (s) * 2 * TILE + TILE)
-  char *sq = smem + 2 * TILE; /* Q shares stage 1 until it sits in registers */
-  SdTokenPos *tok_k = reinterpret_cast<SdTokenPos *> (smem + 4 * TILE);
-  SdTokenPos *tok_q = tok_k + 2 * BN;
+  char *sq = smem + 4 * TILE;
 
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  int item, qt, head;
+  int qt, head;
   if (p.order)
     {
-      item = p.order[blockIdx.x];
+      int item = p.order[blockIdx.x];
       qt = item / p.heads;
       head = item % p.heads;
     }
@@ -185,13 +170,14 @@ attention_kernel (AttnParams p)
   const int q0 = qt * BM;
   const bf16 *kbase = p.k + (long) head * D, *vbase = p.v + (long) head * D;
 
-  int e0 = 0, per_entry = 1, n_tiles;
+  int e0 = 0, per_entry = 1, n_tiles, mask_row0 = 0;
   if (p.row_start)
     {
       int b = q0 / p.q_block;
       e0 = p.row_start[b];
       per_entry = p.k_block / BN;
       n_tiles = (p.row_start[b + 1] - e0) * per_entry;
+      mask_row0 = q0 - b * p.q_block;
     }
   else
     {
@@ -199,180 +185,210 @@ attention_kernel (AttnParams p)
       n_tiles = (end + BN - 1) / BN;
     }
 
-  /* Q (and its token positions), then the first K/V tile. */
+  /* Q, then the first K/V tile. */
   load_tile<D> (sq, p.q + (long) head * D, p.ldq, q0, BM, p.n_q);
-  if (p.tokens && threadIdx.x < BM)
-    {
-      int r = q0 + threadIdx.x;
-      SdTokenPos zero = { 0, 0, 0, 0, 0 };
-      tok_q[threadIdx.x] = r < p.n_q ? p.tokens[r] : zero;
-    }
-  cp_async_commit ();
-  bool next_partial = false;
-  int next_start = n_tiles > 0 ? tile_start (p, e0, per_entry, 0, &next_partial) : 0;
+  int next_mask = -1;
+  int next_start = n_tiles > 0 ? tile_start (p, e0, per_entry, 0, &next_mask) : 0;
   if (n_tiles > 0)
     {
       load_tile<D> (STAGE_K (0), kbase, p.ldk, next_start, BN, p.n_kv);
       load_tile<D> (STAGE_V (0), vbase, p.ldv, next_start, BN, p.n_kv);
-      if (p.tokens)
-        load_tokens (tok_k, p.tokens, next_start, p.n_kv);
     }
   cp_async_commit ();
-  cp_async_wait<1> ();
-  __syncthreads ();
 
-  unsigned qf[KD][4];
+  float o[MT][ND][4];
 #pragma unroll
-  for (int kk = 0; kk < KD; kk++)
-    ldsm_x4 (qf[kk], sq + swz<D> (warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, kk * 2 + (lane >> 4)));
-  __syncthreads (); /* stage 1 is free again */
-
-  float o[ND][4];
+  for (int m = 0; m < MT; m++)
 #pragma unroll
-  for (int n = 0; n < ND; n++)
-    o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0;
-  float m_run[2] = { -INFINITY, -INFINITY }, l_run[2] = { 0, 0 };
-  const int row0 = q0 + warp * 16 + g; /* this thread's rows: row0 and row0 + 8 */
+    for (int n = 0; n < ND; n++)
+      o[m][n][0] = o[m][n][1] = o[m][n][2] = o[m][n][3] = 0;
+  float m_run[MT][2], l_run[MT][2];
+#pragma unroll
+  for (int m = 0; m < MT; m++)
+    m_run[m][0] = m_run[m][1] = -INFINITY, l_run[m][0] = l_run[m][1] = 0;
+  const int wrow = warp * 16 * MT; /* this warp's first row in the tile */
 
   for (int i = 0; i < n_tiles; i++)
     {
       const int st = i & 1;
-      const int kstart = next_start;
-      const bool partial = next_partial;
+      const int kstart = next_start, mask_tile = next_mask;
       if (i + 1 < n_tiles)
         {
-          next_start = tile_start (p, e0, per_entry, i + 1, &next_partial);
+          next_start = tile_start (p, e0, per_entry, i + 1, &next_mask);
           load_tile<D> (STAGE_K (st ^ 1), kbase, p.ldk, next_start, BN, p.n_kv);
           load_tile<D> (STAGE_V (st ^ 1), vbase, p.ldv, next_start, BN, p.n_kv);
-          if (p.tokens)
-            load_tokens (tok_k + (st ^ 1) * BN, p.tokens, next_start, p.n_kv);
         }
       cp_async_commit ();
+      /* this thread's mask rows (fetched early, used after S) */
+      unsigned long long bits[MT][2];
+      if (mask_tile >= 0)
+        {
+          const unsigned long long *mrow = p.mask + (long) mask_tile * p.q_block + mask_row0 + wrow + g;
+#pragma unroll
+          for (int m = 0; m < MT; m++)
+            {
+              bits[m][0] = mrow[m * 16];
+              bits[m][1] = mrow[m * 16 + 8];
+            }
+        }
       cp_async_wait<1> ();
       __syncthreads ();
 
-      /* S = Q K^T for this warp's 16 rows and the tile's 64 keys. */
-      float s[8][4];
+      /* S = Q K^T for this warp's rows and the tile's 64 keys. */
+      float s[MT][8][4];
 #pragma unroll
-      for (int j = 0; j < 8; j++)
-        s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0;
+      for (int m = 0; m < MT; m++)
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+          s[m][j][0] = s[m][j][1] = s[m][j][2] = s[m][j][3] = 0;
 #pragma unroll
       for (int kk = 0; kk < KD; kk++)
+        {
+          unsigned qa[MT][4];
 #pragma unroll
-        for (int jp = 0; jp < 4; jp++)
-          {
-            unsigned b[4];
-            ldsm_x4 (b, STAGE_K (st) + swz<D> (jp * 16 + (lane & 7) + ((lane >> 4) << 3),
-                                               kk * 2 + ((lane >> 3) & 1)));
-            mma_bf16 (s[2 * jp], qf[kk], b[0], b[1]);
-            mma_bf16 (s[2 * jp + 1], qf[kk], b[2], b[3]);
-          }
+          for (int m = 0; m < MT; m++)
+            ldsm_x4 (qa[m], sq + swz<D> (wrow + m * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, kk * 2 + (lane >> 4)));
+#pragma unroll
+          for (int jp = 0; jp < 4; jp++)
+            {
+              unsigned b[4];
+              ldsm_x4 (b, STAGE_K (st) + swz<D> (jp * 16 + (lane & 7) + ((lane >> 4) << 3),
+                                                  kk * 2 + ((lane >> 3) & 1)));
+#pragma unroll
+              for (int m = 0; m < MT; m++)
+                {
+                  mma_bf16 (s[m][2 * jp], qa[m], b[0], b[1]);
+                  mma_bf16 (s[m][2 * jp + 1], qa[m], b[2], b[3]);
+                }
+            }
+        }
 
       /* Scale to log2 units; mask only where some pair of the tile may be excluded. */
-      const bool elementwise = partial || p.bias || kstart + BN > p.n_kv
+      const bool elementwise = mask_tile >= 0 || p.bias || kstart + BN > p.n_kv
                                || (p.causal && kstart + BN - 1 > q0);
 #pragma unroll
-      for (int j = 0; j < 8; j++)
+      for (int m = 0; m < MT; m++)
 #pragma unroll
-        for (int e = 0; e < 4; e++)
-          {
-            float x = s[j][e] * p.scale_log2;
-            if (elementwise)
-              {
-                int row = row0 + (e >> 1) * 8, col = kstart + j * 8 + 2 * t + (e & 1);
-                bool ok = col < p.n_kv && row < p.n_q;
-                if (p.causal)
-                  ok = ok && col <= row;
-                if (partial && ok)
-                  ok = sd_mask_allows (&p.rules, &tok_q[row - q0], &tok_k[st * BN + (col - kstart)]);
-                if (!ok)
-                  x = -INFINITY;
-                else if (p.bias)
-                  x += __bfloat162float (p.bias[(long) head * (p.n_q + p.n_kv - 1) + (col - row) + p.n_q - 1]) * LOG2E;
-              }
-            s[j][e] = x;
-          }
-
-      /* Online softmax: two rows per thread, reduced over the quad that shares them. */
-      float corr[2];
+        for (int j = 0; j < 8; j++)
 #pragma unroll
-      for (int r = 0; r < 2; r++)
-        {
-          float mx = -INFINITY;
-#pragma unroll
-          for (int j = 0; j < 8; j++)
-            mx = fmaxf (mx, fmaxf (s[j][2 * r], s[j][2 * r + 1]));
-          mx = fmaxf (mx, __shfl_xor_sync (0xffffffffu, mx, 1));
-          mx = fmaxf (mx, __shfl_xor_sync (0xffffffffu, mx, 2));
-          float m_new = fmaxf (m_run[r], mx);
-          float base = m_new == -INFINITY ? 0.0f : m_new;
-          corr[r] = fast_exp2 (m_run[r] - base);
-          m_run[r] = m_new;
-          float sum = 0;
-#pragma unroll
-          for (int j = 0; j < 8; j++)
+          for (int e = 0; e < 4; e++)
             {
-              s[j][2 * r] = fast_exp2 (s[j][2 * r] - base);
-              s[j][2 * r + 1] = fast_exp2 (s[j][2 * r + 1] - base);
-              sum += s[j][2 * r] + s[j][2 * r + 1];
+              float x = s[m][j][e] * p.scale_log2;
+              if (elementwise)
+                {
+                  int c = j * 8 + 2 * t + (e & 1);
+                  int row = q0 + wrow + m * 16 + g + (e >> 1) * 8, col = kstart + c;
+                  bool ok = col < p.n_kv && row < p.n_q;
+                  if (p.causal)
+                    ok = ok && col <= row;
+                  if (mask_tile >= 0)
+                    ok = ok && ((bits[m][e >> 1] >> c) & 1);
+                  if (!ok)
+                    x = -INFINITY;
+                  else if (p.bias)
+                    x += __bfloat162float (p.bias[(long) head * (p.n_q + p.n_kv - 1) + (col - row) + p.n_q - 1]) * LOG2E;
+                }
+              s[m][j][e] = x;
             }
-          l_run[r] = l_run[r] * corr[r] + sum;
-        }
+
+      /* Online softmax: two rows per m-tile per thread, reduced over the quad that shares them. */
 #pragma unroll
-      for (int n = 0; n < ND; n++)
+      for (int m = 0; m < MT; m++)
         {
-          o[n][0] *= corr[0];
-          o[n][1] *= corr[0];
-          o[n][2] *= corr[1];
-          o[n][3] *= corr[1];
+          float corr[2];
+#pragma unroll
+          for (int r = 0; r < 2; r++)
+            {
+              float mx = -INFINITY;
+#pragma unroll
+              for (int j = 0; j < 8; j++)
+                mx = fmaxf (mx, fmaxf (s[m][j][2 * r], s[m][j][2 * r + 1]));
+              mx = fmaxf (mx, __shfl_xor_sync (0xffffffffu, mx, 1));
+              mx = fmaxf (mx, __shfl_xor_sync (0xffffffffu, mx, 2));
+              float m_new = fmaxf (m_run[m][r], mx);
+              float base = m_new == -INFINITY ? 0.0f : m_new;
+              corr[r] = fast_exp2 (m_run[m][r] - base);
+              m_run[m][r] = m_new;
+              float sum = 0;
+#pragma unroll
+              for (int j = 0; j < 8; j++)
+                {
+                  s[m][j][2 * r] = fast_exp2 (s[m][j][2 * r] - base);
+                  s[m][j][2 * r + 1] = fast_exp2 (s[m][j][2 * r + 1] - base);
+                  sum += s[m][j][2 * r] + s[m][j][2 * r + 1];
+                }
+              l_run[m][r] = l_run[m][r] * corr[r] + sum;
+            }
+#pragma unroll
+          for (int n = 0; n < ND; n++)
+            {
+              o[m][n][0] *= corr[0];
+              o[m][n][1] *= corr[0];
+              o[m][n][2] *= corr[1];
+              o[m][n][3] *= corr[1];
+            }
         }
 
       /* O += P V, P taken straight from the S accumulators as A fragments. */
 #pragma unroll
       for (int kk = 0; kk < 4; kk++)
         {
-          unsigned a[4] = { pack_bf16 (s[2 * kk][0], s[2 * kk][1]), pack_bf16 (s[2 * kk][2], s[2 * kk][3]),
-                            pack_bf16 (s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                            pack_bf16 (s[2 * kk + 1][2], s[2 * kk + 1][3]) };
+          unsigned a[MT][4];
+#pragma unroll
+          for (int m = 0; m < MT; m++)
+            {
+              a[m][0] = pack_bf16 (s[m][2 * kk][0], s[m][2 * kk][1]);
+              a[m][1] = pack_bf16 (s[m][2 * kk][2], s[m][2 * kk][3]);
+              a[m][2] = pack_bf16 (s[m][2 * kk + 1][0], s[m][2 * kk + 1][1]);
+              a[m][3] = pack_bf16 (s[m][2 * kk + 1][2], s[m][2 * kk + 1][3]);
+            }
 #pragma unroll
           for (int jd = 0; jd < D / 16; jd++)
             {
               unsigned b[4];
               ldsm_x4_trans (b, STAGE_V (st) + swz<D> (kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8,
-                                                       jd * 2 + (lane >> 4)));
-              mma_bf16 (o[2 * jd], a, b[0], b[1]);
-              mma_bf16 (o[2 * jd + 1], a, b[2], b[3]);
+                                                        jd * 2 + (lane >> 4)));
+#pragma unroll
+              for (int m = 0; m < MT; m++)
+                {
+                  mma_bf16 (o[m][2 * jd], a[m], b[0], b[1]);
+                  mma_bf16 (o[m][2 * jd + 1], a[m], b[2], b[3]);
+                }
             }
         }
       __syncthreads (); /* the stage is overwritten by the next iteration's loads */
     }
   cp_async_wait<0> ();
+  __syncthreads ();
 
-  /* Normalize (rows with no allowed key stay zero) and stage through this warp's 16 rows. */
-  float inv[2];
+  /* Normalize (rows with no allowed key stay zero) and stage through this warp's rows of sq. */
 #pragma unroll
-  for (int r = 0; r < 2; r++)
+  for (int m = 0; m < MT; m++)
     {
-      float l = l_run[r];
-      l += __shfl_xor_sync (0xffffffffu, l, 1);
-      l += __shfl_xor_sync (0xffffffffu, l, 2);
-      inv[r] = l > 0 ? 1.0f / l : 0.0f;
-    }
-  char *so = smem; /* stage 0 is free after the loop's last barrier */
+      float inv[2];
 #pragma unroll
-  for (int n = 0; n < ND; n++)
-    {
-      int r = warp * 16 + g;
-      *reinterpret_cast<unsigned *> (so + swz<D> (r, n) + 4 * t) = pack_bf16 (o[n][0] * inv[0], o[n][1] * inv[0]);
-      *reinterpret_cast<unsigned *> (so + swz<D> (r + 8, n) + 4 * t) = pack_bf16 (o[n][2] * inv[1], o[n][3] * inv[1]);
+      for (int r = 0; r < 2; r++)
+        {
+          float l = l_run[m][r];
+          l += __shfl_xor_sync (0xffffffffu, l, 1);
+          l += __shfl_xor_sync (0xffffffffu, l, 2);
+          inv[r] = l > 0 ? 1.0f / l : 0.0f;
+        }
+      const int r0 = wrow + m * 16 + g;
+#pragma unroll
+      for (int n = 0; n < ND; n++)
+        {
+          *reinterpret_cast<unsigned *> (sq + swz<D> (r0, n) + 4 * t) = pack_bf16 (o[m][n][0] * inv[0], o[m][n][1] * inv[0]);
+          *reinterpret_cast<unsigned *> (sq + swz<D> (r0 + 8, n) + 4 * t) = pack_bf16 (o[m][n][2] * inv[1], o[m][n][3] * inv[1]);
+        }
     }
   __syncwarp ();
   bf16 *obase = p.out + (long) head * D;
-  for (int i = lane; i < 16 * ND; i += 32)
+  for (int i = lane; i < 16 * MT * ND; i += 32)
     {
-      int r = warp * 16 + i / ND, ch = i % ND;
+      int r = wrow + i / ND, ch = i % ND;
       if (q0 + r < p.n_q)
-        *reinterpret_cast<uint4 *> (obase + (q0 + r) * p.ldo + ch * 8) = *reinterpret_cast<const uint4 *> (so + swz<D> (r, ch));
+        *reinterpret_cast<uint4 *> (obase + (q0 + r) * p.ldo + ch * 8) = *reinterpret_cast<const uint4 *> (sq + swz<D> (r, ch));
     }
 #undef STAGE_K
 #undef STAGE_V
@@ -382,7 +398,7 @@ template <int D>
 static void
 launch (CuBackend *cb, const AttnParams &p, unsigned grid)
 {
-  const int smem = 4 * BN * D * 2 + (2 * BN + BM) * (int) sizeof (SdTokenPos);
+  const int smem = 4 * BN * D * 2 + BM * D * 2;
   static int configured = 0;
   if (!configured)
     {
@@ -453,9 +469,8 @@ cu_attention (SdBackend *be, const SdAttnArgs *a)
       p.row_start = d->row_start;
       p.kblock = d->kblock;
       p.partial = d->partial;
-      p.tokens = d->tokens;
+      p.mask = d->mask;
       p.order = d->order;
-      p.rules = plan->rules;
       p.q_block = plan->q_block;
       p.k_block = plan->k_block;
       grid = d->n_order;

@@ -80,6 +80,8 @@ typedef struct {
   const int *row_start, *kblock;
   const unsigned char *partial;
   const SdTokenPos *tokens;
+  /* [nnz * k_block/64][q_block]: bit c of row r allows key c of that 64-key tile (partial only) */
+  const unsigned long long *mask;
   const int *order;  /* CTA order: (q tile, head) packed as q_tile * heads + head */
   int n_order;
 } CuPlanDevice;

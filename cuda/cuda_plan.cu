@@ -1,5 +1,6 @@
-/* cuda_plan.cu: device copies of attention plans (CSR, partial flags, token positions, the order
- * the query tiles run in), uploaded once and kept while a plan with the same contents comes back. */
+/* cuda_plan.cu: device copies of attention plans (CSR, partial flags, token positions, the token
+ * mask of every partial tile as bits computed on the GPU, the order the query tiles run in),
+ * uploaded once and kept while a plan with the same contents comes back. */
 #include <string.h>
 
 #include "cuda_internal.h"
@@ -89,6 +90,37 @@ make_order (const SdAttnPlan *p, int heads, int q_tile, int *n_out)
   return order;
 }
 
+/* One CTA per query block: for each partial key tile, each query row's 64-bit mask (keys or
+ * queries past the sequence are excluded). */
+static __global__ void
+mask_kernel (const int *row_start, const int *kblock, const unsigned char *partial, const SdTokenPos *tokens,
+             SdMaskRules rules, int n, int q_block, int k_block, unsigned long long *mask)
+{
+  const int b = blockIdx.x, per_entry = k_block / 64;
+  for (int e = row_start[b]; e < row_start[b + 1]; e++)
+    {
+      if (!partial[e])
+        continue;
+      for (int sub = 0; sub < per_entry; sub++)
+        {
+          const int k0 = kblock[e] * k_block + sub * 64;
+          for (int r = threadIdx.x; r < q_block; r += blockDim.x)
+            {
+              const int qi = b * q_block + r;
+              unsigned long long bits = 0;
+              if (qi < n)
+                {
+                  const SdTokenPos tq = tokens[qi];
+                  for (int c = 0; c < 64 && k0 + c < n; c++)
+                    if (sd_mask_allows (&rules, &tq, &tokens[k0 + c]))
+                      bits |= 1ull << c;
+                }
+              mask[((long) e * per_entry + sub) * q_block + r] = bits;
+            }
+        }
+    }
+}
+
 static gsize
 round_up (gsize n)
 {
@@ -103,7 +135,8 @@ upload_plan (CuBackend *cb, Slot *s, const SdAttnPlan *p, int heads, int q_tile)
   gsize o_rs = 0, o_kb = round_up (o_rs + (p->n_q_blocks + 1) * sizeof (int));
   gsize o_pa = round_up (o_kb + nnz * sizeof (int)), o_tok = round_up (o_pa + nnz);
   gsize o_ord = round_up (o_tok + p->n_tokens * sizeof (SdTokenPos));
-  gsize total = o_ord + n_order * sizeof (int);
+  gsize o_mask = round_up (o_ord + n_order * sizeof (int));
+  gsize total = o_mask + (gsize) nnz * (p->k_block / 64) * p->q_block * sizeof (unsigned long long);
   char *mem = (char *) cu_temp_alloc (cb, total, "attention plan");
   guint8 *host;
 
@@ -112,13 +145,13 @@ upload_plan (CuBackend *cb, Slot *s, const SdAttnPlan *p, int heads, int q_tile)
       g_free (order);
       return FALSE;
     }
-  host = (guint8 *) g_malloc0 (total);
+  host = (guint8 *) g_malloc0 (o_mask);
   memcpy (host + o_rs, p->row_start, (p->n_q_blocks + 1) * sizeof (int));
   memcpy (host + o_kb, p->kblock, nnz * sizeof (int));
   memcpy (host + o_pa, p->partial, nnz);
   memcpy (host + o_tok, p->tokens, p->n_tokens * sizeof (SdTokenPos));
   memcpy (host + o_ord, order, n_order * sizeof (int));
-  cu_check (cb, cudaMemcpyAsync (mem, host, total, cudaMemcpyHostToDevice, cb->stream), "uploading a plan");
+  cu_check (cb, cudaMemcpyAsync (mem, host, o_mask, cudaMemcpyHostToDevice, cb->stream), "uploading a plan");
   g_free (host);
   g_free (order);
   s->mem = mem;
@@ -128,6 +161,12 @@ upload_plan (CuBackend *cb, Slot *s, const SdAttnPlan *p, int heads, int q_tile)
   s->dev.tokens = (const SdTokenPos *) (mem + o_tok);
   s->dev.order = (const int *) (mem + o_ord);
   s->dev.n_order = n_order;
+  s->dev.mask = (const unsigned long long *) (mem + o_mask);
+  if (nnz > 0)
+    mask_kernel<<<p->n_q_blocks, 128, 0, cb->stream>>> (s->dev.row_start, s->dev.kblock, s->dev.partial,
+                                                        s->dev.tokens, p->rules, p->n_tokens, p->q_block,
+                                                        p->k_block, (unsigned long long *) s->dev.mask);
+  cu_check (cb, cudaGetLastError (), "computing a plan's token masks");
   return TRUE;
 }
 

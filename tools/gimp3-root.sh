@@ -119,7 +119,8 @@ EOF
   printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' \
     > "$dir/etc/apt/apt.conf.d/90scaledit"
   cp -L /etc/resolv.conf "$dir/etc/resolv.conf"
-  trap 'umount_all "$dir"' EXIT
+  MOUNTED_ROOT=$dir
+  trap 'umount_all "$MOUNTED_ROOT"' EXIT
   mount -t proc proc "$dir/proc"
   mount --rbind /sys "$dir/sys" && mount --make-rslave "$dir/sys"
   mount --rbind /dev "$dir/dev" && mount --make-rslave "$dir/dev"
@@ -182,7 +183,8 @@ provision ()
 enter_inner ()
 {
   local root=$1; shift
-  trap 'umount_all "$root"' EXIT
+  MOUNTED_ROOT=$root
+  trap 'umount_all "$MOUNTED_ROOT"' EXIT
   mount -t proc proc "$root/proc"
   mount --rbind /sys "$root/sys" && mount --make-rslave "$root/sys"
   mount --rbind /dev "$root/dev" && mount --make-rslave "$root/dev"

@@ -13,6 +13,8 @@ class Canvas:
         self.pitch = 1.0 / height
         self.us = (np.arange(width) + 0.5 - width / 2.0) / height
         self.vs = (np.arange(height) + 0.5) / height
+        self.us32 = self.us.astype(np.float32)
+        self.vs32 = self.vs.astype(np.float32)
         self.u_min = float(self.us[0])
         self.u_max = float(self.us[-1])
         self.img = np.zeros((height, width, 3), np.float32)
@@ -25,7 +27,10 @@ class Canvas:
 
     def below(self, top, r0, r1):
         """Antialiased coverage (r1-r0, W) of the region below the per-column edge `top` (v)."""
-        return np.clip((self.vs[r0:r1, None] - top[None, :]) * self.height + 0.5, 0.0, 1.0).astype(np.float32)
+        d = self.vs32[r0:r1, None] - top.astype(np.float32)[None, :]
+        d *= np.float32(self.height)
+        d += np.float32(0.5)
+        return np.clip(d, 0.0, 1.0, out=d)
 
     def paint(self, r0, r1, coverage, colour):
         """Blends `colour` (an RGB triple or an (r1-r0, W, 3) field) over rows r0..r1."""

@@ -80,35 +80,37 @@ def draw_layer(cv, pal, layer, texture, band_end, sun_u, seed):
     if r1 <= r0:
         return top
     cov = cv.below(top, r0, r1)
-    vs = cv.vs[r0:r1, None]
+    vs = cv.vs32[r0:r1, None]
+    top = top.astype(np.float32)
     tex = texture[r0:r1]
     k = max(1, int(round(0.004 * cv.height)))
     relief = (_shift_cols(tex, k) - tex) * (1.0 if sun_u >= 0 else -1.0)
     near = 1.0 - layer.depth
+    # Mist towards the layer's foot (per row) and atmospheric perspective: the haze share k.
+    keep = np.full((r1 - r0, 1), 1.0 - layer.haze(), np.float32)
+    if layer.kind in ("mountain", "hill", "island", "dune") and layer.depth > 0.05:
+        mist = noise.smoothstep(layer.base - 0.7 * layer.amp, layer.base + 0.02, cv.vs[r0:r1, None])
+        keep *= (1.0 - 0.45 * mist * (0.3 + 0.7 * layer.depth)).astype(np.float32)
+    haze = (1.0 - keep)[..., None] * pal.haze
     if layer.kind == "dune":
-        colour = _dune_colour(cv, layer, top, r0, r1, tex, sun_u)
+        colour = _dune_colour(cv, layer, top, r0, r1, tex, sun_u) * (pal.light * keep[..., None])
     else:
-        base = np.asarray(layer.material, np.float32)
-        light = 1.0 + (0.15 + 0.15 * near) * tex + (1.5 + 1.0 * near) * relief
+        light = np.float32(0.15 + 0.15 * near) * tex
+        light += np.float32(1.5 + 1.0 * near) * relief
+        light += np.float32(1.0)
         if layer.kind == "mountain":
             # Darker rock under the crest fading to the valley.
-            below = np.clip((vs - top[None, :]) / max(layer.amp, 1e-3), 0, 1)
-            light = light * (1.0 - 0.12 * below)
-        colour = base * light[..., None]
-    colour = colour * pal.light
+            below = np.clip((vs - top[None, :]) * np.float32(1.0 / max(layer.amp, 1e-3)), 0, 1)
+            light *= 1.0 - np.float32(0.12) * below
+        light *= keep
+        colour = light[..., None] * (np.asarray(layer.material, np.float32) * pal.light)
     if layer.snow == "caps":
-        colour = _snow_caps(cv, pal, layer, top, colour, vs, tex, relief)
+        colour = _snow_caps(cv, pal, layer, top, colour, vs, tex, relief, keep)
     elif layer.snow == "cover":
-        white = P.SNOW_SHADE + (np.asarray(P.SNOW, np.float32) - P.SNOW_SHADE) * \
-            np.clip(0.7 + 0.8 * tex[..., None] + 4.0 * relief[..., None], 0, 1)
-        colour = white * pal.light
-    # Valley mist towards the layer's foot, then atmospheric perspective.
-    if layer.kind in ("mountain", "hill", "island", "dune") and layer.depth > 0.05:
-        mist = noise.smoothstep(layer.base - 0.7 * layer.amp, layer.base + 0.02, vs)
-        m = (0.45 * mist * (0.3 + 0.7 * layer.depth)).astype(np.float32)[..., None]
-        colour = colour + (pal.haze - colour) * m
-    h = np.float32(layer.haze())
-    colour = colour + (pal.haze - colour) * h
+        shade = np.clip(0.7 + 0.8 * tex + 4.0 * relief, 0, 1) * keep
+        colour = P.SNOW_SHADE * pal.light * keep[..., None] + \
+            ((np.asarray(P.SNOW, np.float32) - P.SNOW_SHADE) * pal.light) * shade[..., None]
+    colour += haze
     cv.paint(r0, r1, cov, colour)
     return top
 
@@ -119,30 +121,30 @@ def _dune_colour(cv, layer, top, r0, r1, tex, sun_u):
     width = max(3, int(round(0.01 * cv.height)))
     kernel = np.ones(width) / width
     slope = np.convolve(np.pad(slope, width, mode="edge"), kernel, mode="same")[width:-width]
-    vs = cv.vs[r0:r1, None]
+    vs = cv.vs32[r0:r1, None]
     skew = 0.8 if sun_u >= 0 else -0.8
     below = vs - top[None, :]
-    src = cv.us[None, :] + below * skew
-    face = np.interp(src.ravel(), cv.us, slope).reshape(src.shape)
+    src = cv.us32[None, :] + below * np.float32(skew)
+    face = np.interp(src.ravel(), cv.us32, slope.astype(np.float32)).reshape(src.shape).astype(np.float32)
     lit = noise.smoothstep(-0.08, 0.08, face * (1.0 if sun_u >= 0 else -1.0))
-    fade = np.exp(-np.maximum(below, 0) / (0.5 * layer.amp))
+    fade = np.exp(-np.maximum(below, 0) * np.float32(2.0 / layer.amp))
     lit = 0.62 + (lit - 0.62) * fade
     lit = np.clip(lit + 0.15 * tex, 0, 1).astype(np.float32)[..., None]
     ripples = 1.0 + 0.05 * tex[..., None]
     return (P.SAND_SHADE + (np.asarray(P.SAND_LIT, np.float32) - P.SAND_SHADE) * lit) * ripples
 
 
-def _snow_caps(cv, pal, layer, top, colour, vs, tex, relief):
+def _snow_caps(cv, pal, layer, top, colour, vs, tex, relief, keep):
     """White above a ragged snow line below the crest, blue-grey on the shaded side."""
-    line = layer.base - layer.amp * layer.snowline
+    amp = np.float32(layer.amp)
+    line = np.float32(layer.base - layer.amp * layer.snowline)
     ragged = noise.fbm1(cv.us, layer.seed + 5, 0.05, cv.pitch, gain=0.6)
-    depth_below = (vs - top[None, :])
-    limit = line + 0.25 * layer.amp * ragged[None, :] + 0.35 * layer.amp * tex
-    snow = np.clip((limit - vs) * cv.height + 0.5, 0, 1)
-    snow *= np.clip(1.0 - depth_below / (1.0 * layer.amp), 0, 1) ** 0.3
+    limit = (line + np.float32(0.25) * amp * ragged)[None, :] + (np.float32(0.35) * amp) * tex
+    snow = np.clip((limit - vs) * np.float32(cv.height) + np.float32(0.5), 0, 1)
+    snow *= np.sqrt(np.sqrt(np.clip(1.0 - (vs - top[None, :]) / amp, 0, 1)))
     snow = snow.astype(np.float32)[..., None]
     shade = np.clip(0.55 + 10.0 * relief + 0.5 * tex, 0, 1)[..., None]
-    white = (P.SNOW_SHADE + (np.asarray(P.SNOW, np.float32) - P.SNOW_SHADE) * shade) * pal.light
+    white = (P.SNOW_SHADE + (np.asarray(P.SNOW, np.float32) - P.SNOW_SHADE) * shade) * (pal.light * keep[..., None])
     if pal.time == "sunset":
         white = white * np.array((1.05, 0.86, 0.82), np.float32)
     return colour + (white - colour) * snow

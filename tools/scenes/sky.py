@@ -29,16 +29,21 @@ def draw_glow(cv, pal, body, horizon):
         cv.img += (band * across)[..., None] * np.array((0.22, 0.12, 0.02), np.float32)
     if body is None:
         return
-    d = np.hypot(cv.us[None, :] - body.u, cv.vs[:, None] - body.v).astype(np.float32)
+    dx = cv.us32[None, :] - np.float32(body.u)
+    dy = cv.vs32[:, None] - np.float32(body.v)
+    d = np.sqrt(dx * dx + dy * dy)
     if body.kind == "sun":
-        inner = 0.28 * np.exp(-np.maximum(d - body.r, 0) / (0.6 * body.r))
-        wide = 0.16 * np.exp(-d / 0.22)
+        a_in, s_in, a_wide, s_wide = 0.28, 0.6 * body.r, 0.16, 0.22
         colour = pal.sun
     else:
-        inner = 0.10 * np.exp(-np.maximum(d - body.r, 0) / (0.8 * body.r))
-        wide = 0.05 * np.exp(-d / 0.15)
+        a_in, s_in, a_wide, s_wide = 0.10, 0.8 * body.r, 0.05, 0.15
         colour = np.array((0.55, 0.62, 0.80), np.float32)
-    cv.img += (inner + wide)[..., None] * colour
+    glow = np.exp(d * np.float32(-1.0 / s_wide)) * np.float32(a_wide)
+    # The inner halo only where it is visible (beyond 12 of its lengths it is below 1e-5).
+    r0, r1 = cv.rows(body.v - body.r - 12 * s_in, body.v + body.r + 12 * s_in)
+    near = np.maximum(d[r0:r1] - np.float32(body.r), 0)
+    glow[r0:r1] += np.exp(near * np.float32(-1.0 / s_in)) * np.float32(a_in)
+    cv.img += glow[..., None] * colour
 
 
 def draw_stars(cv, seed, horizon):
@@ -128,9 +133,11 @@ def draw_clouds(cv, pal, plan, seed, body, horizon):
     fade = noise.smoothstep(horizon, horizon - 0.12, vs)[:, None].astype(np.float32)
     alpha = (dens * 0.92 * fade).astype(np.float32)
     if body is not None:
-        d = np.hypot(cv.us[None, :] - body.u, vs[:, None] - body.v)
-        alpha *= noise.smoothstep(1.5 * body.r, 3.5 * body.r, d).astype(np.float32)
+        dx = cv.us32[None, :] - np.float32(body.u)
+        dy = vs[:, None].astype(np.float32) - np.float32(body.v)
+        d = np.sqrt(dx * dx + dy * dy)
+        alpha *= noise.smoothstep(np.float32(1.5 * body.r), np.float32(3.5 * body.r), d)
         if pal.time != "day":
-            glow = np.exp(-d / 0.25).astype(np.float32)[..., None]
+            glow = np.exp(d * np.float32(-4.0))[..., None]
             colour = colour + glow * (0.35 if pal.time == "sunset" else 0.25) * (pal.cloud_lit - colour * 0.5)
     cv.paint(r0, r1, alpha, colour)

@@ -1,0 +1,237 @@
+/* test_pipeline.c: the two-stage Scale-DiT pipeline on the CPU with a tiny random model
+ * (tests/data/pipeline-model): sizes that are not multiples of 16, preview-then-commit equal to
+ * one run, upscaling, seeds and thread counts, and cancel in every phase. */
+#include <string.h>
+
+#include "scaledit.h"
+#include "testutil.h"
+
+static SdEngine *
+open_engine (int threads)
+{
+  char *path = sd_test_data_path ("pipeline-model");
+  SdEngineOptions o = { 0 };
+  GError *error = NULL;
+  SdEngine *e;
+  o.path = path;
+  o.backend = "cpu";
+  o.threads = threads;
+  e = sd_engine_open (&o, &error);
+  g_assert_no_error (error);
+  g_free (path);
+  return e;
+}
+
+static void
+small_request (SdRequest *q, int w, int h)
+{
+  sd_request_init (q);
+  q->prompt = "a desert with dunes at night under the moon";
+  q->width = w;
+  q->height = h;
+  q->seed = 11;
+  q->global_steps = 4;
+  q->detail_steps = 3;
+}
+
+static SdResult *
+generate (SdEngine *e, const SdRequest *q)
+{
+  GError *error = NULL;
+  SdResult *r = sd_engine_generate (e, q, NULL, &error);
+  g_assert_no_error (error);
+  return r;
+}
+
+static gboolean
+same_pixels (const SdResult *a, const SdResult *b)
+{
+  return a->width == b->width && a->height == b->height
+         && memcmp (a->rgb, b->rgb, (gsize) a->width * a->height * 3 * sizeof (float)) == 0;
+}
+
+static void
+test_odd_size_and_parameters (void)
+{
+  SdEngine *e = open_engine (0);
+  SdRequest q;
+  SdResult *r;
+  gsize i, n;
+  small_request (&q, 333, 150);
+  r = generate (e, &q);
+  g_assert_cmpint (r->width, ==, 333);
+  g_assert_cmpint (r->height, ==, 150);
+  n = (gsize) r->width * r->height * 3;
+  for (i = 0; i < n; i++)
+    g_assert_true (r->rgb[i] >= 0 && r->rgb[i] <= 1);
+  g_assert_true (g_str_has_prefix (r->parameters, "a desert with dunes at night under the moon\nSteps: 4, "));
+  g_assert_nonnull (strstr (r->parameters, "Seed: 11, Size: 333x150, Model: pipeline-model"));
+  sd_result_free (r);
+  sd_engine_close (e);
+}
+
+static void
+test_1024 (void)
+{
+  SdEngine *e = open_engine (0);
+  SdRequest q;
+  SdResult *r;
+  small_request (&q, 1024, 1024);
+  q.global_steps = 2;
+  q.detail_steps = 1;
+  r = generate (e, &q);
+  g_assert_cmpint (r->width, ==, 1024);
+  g_assert_cmpint (r->height, ==, 1024);
+  sd_result_free (r);
+  sd_engine_close (e);
+}
+
+static void
+test_preview_then_commit (void)
+{
+  SdEngine *e1 = open_engine (0), *e2 = open_engine (0);
+  SdRequest q;
+  SdResult *preview, *commit, *one;
+  small_request (&q, 256, 192);
+  q.preview_only = TRUE;
+  preview = generate (e1, &q);
+  g_assert_cmpint (preview->width, ==, 64);
+  g_assert_cmpint (preview->height, ==, 48);
+  q.preview_only = FALSE;
+  commit = generate (e1, &q);
+  one = generate (e2, &q);
+  g_assert_true (same_pixels (commit, one));
+  /* the same seed again gives the same picture */
+  sd_result_free (one);
+  one = generate (e2, &q);
+  g_assert_true (same_pixels (commit, one));
+  sd_result_free (preview);
+  sd_result_free (commit);
+  sd_result_free (one);
+  sd_engine_close (e1);
+  sd_engine_close (e2);
+}
+
+static void
+test_threads_identical (void)
+{
+  SdEngine *e1 = open_engine (1), *e2 = open_engine (2);
+  SdRequest q;
+  SdResult *a, *b;
+  small_request (&q, 192, 128);
+  a = generate (e1, &q);
+  b = generate (e2, &q);
+  g_assert_true (same_pixels (a, b));
+  sd_result_free (a);
+  sd_result_free (b);
+  sd_engine_close (e1);
+  sd_engine_close (e2);
+}
+
+static void
+test_upscale (void)
+{
+  SdEngine *e = open_engine (0);
+  SdRequest q;
+  SdResult *r;
+  float *input = g_new (float, 80 * 60 * 3);
+  int i;
+  for (i = 0; i < 80 * 60 * 3; i++)
+    input[i] = (float) ((i * 37) % 255) / 255.0f;
+  small_request (&q, 320, 240);
+  q.init_rgb = input;
+  q.init_width = 80;
+  q.init_height = 60;
+  r = generate (e, &q);
+  g_assert_cmpint (r->width, ==, 320);
+  g_assert_cmpint (r->height, ==, 240);
+  g_assert_nonnull (strstr (r->parameters, "Upscaled from: 80x60"));
+  sd_result_free (r);
+  g_free (input);
+  sd_engine_close (e);
+}
+
+typedef struct {
+  const char *phase;
+  volatile gint flag;
+  int calls_after;
+} CancelAt;
+
+static void
+cancel_progress (const char *phase, int step, int total, gpointer data)
+{
+  CancelAt *c = data;
+  if (g_atomic_int_get (&c->flag))
+    c->calls_after++;
+  else if (g_str_equal (phase, c->phase) && step < total)
+    g_atomic_int_set (&c->flag, 1);
+}
+
+static void
+test_cancel_each_phase (void)
+{
+  const char *phases[] = { "global", "handover", "detail" };
+  SdEngine *e = open_engine (0);
+  gsize i;
+  for (i = 0; i < G_N_ELEMENTS (phases); i++)
+    {
+      CancelAt c = { phases[i], 0, 0 };
+      SdCallbacks cb = { cancel_progress, NULL, &c, &c.flag };
+      GError *error = NULL;
+      SdRequest q;
+      SdResult *r;
+      small_request (&q, 192, 128);
+      q.seed = 100 + i; /* no cached global pass */
+      r = sd_engine_generate (e, &q, &cb, &error);
+      g_assert_null (r);
+      g_assert_error (error, SD_ERROR, SD_ERROR_CANCELLED);
+      /* stopped within one step: no further progress of another step was reported */
+      g_assert_cmpint (c.calls_after, <=, 1);
+      g_clear_error (&error);
+    }
+  sd_engine_close (e);
+}
+
+static void
+test_bad_requests (void)
+{
+  SdEngine *e = open_engine (0);
+  SdRequest q;
+  GError *error = NULL;
+  small_request (&q, 0, 128);
+  g_assert_null (sd_engine_generate (e, &q, NULL, &error));
+  g_assert_error (error, SD_ERROR, SD_ERROR_ARGUMENT);
+  g_clear_error (&error);
+  small_request (&q, 100000, 128);
+  g_assert_null (sd_engine_generate (e, &q, NULL, &error));
+  g_assert_error (error, SD_ERROR, SD_ERROR_ARGUMENT);
+  g_clear_error (&error);
+  sd_engine_close (e);
+}
+
+static void
+test_missing_model (void)
+{
+  SdEngineOptions o = { 0 };
+  GError *error = NULL;
+  o.path = "/nonexistent/model";
+  g_assert_null (sd_engine_open (&o, &error));
+  g_assert_error (error, SD_ERROR, SD_ERROR_IO);
+  g_assert_nonnull (strstr (error->message, "/nonexistent/model"));
+  g_clear_error (&error);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/pipeline/odd-size-and-parameters", test_odd_size_and_parameters);
+  g_test_add_func ("/pipeline/1024", test_1024);
+  g_test_add_func ("/pipeline/preview-then-commit", test_preview_then_commit);
+  g_test_add_func ("/pipeline/threads-identical", test_threads_identical);
+  g_test_add_func ("/pipeline/upscale", test_upscale);
+  g_test_add_func ("/pipeline/cancel-each-phase", test_cancel_each_phase);
+  g_test_add_func ("/pipeline/bad-requests", test_bad_requests);
+  g_test_add_func ("/pipeline/missing-model", test_missing_model);
+  return g_test_run ();
+}
