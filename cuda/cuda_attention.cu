@@ -219,20 +219,29 @@ attention_kernel (AttnParams p)
           load_tile<D> (STAGE_V (st ^ 1), vbase, p.ldv, next_start, BN, p.n_kv);
         }
       cp_async_commit ();
-      /* this thread's mask rows (fetched early, used after S) */
-      unsigned long long bits[MT][2];
+      /* this thread's mask rows (fetched before the barrier, used after S) */
+      unsigned long long raw[MT][2];
       if (mask_tile >= 0)
         {
           const unsigned long long *mrow = p.mask + (long) mask_tile * p.q_block + mask_row0 + wrow + g;
 #pragma unroll
           for (int m = 0; m < MT; m++)
             {
-              bits[m][0] = mrow[m * 16];
-              bits[m][1] = mrow[m * 16 + 8];
+              raw[m][0] = mrow[m * 16];
+              raw[m][1] = mrow[m * 16 + 8];
             }
         }
       cp_async_wait<1> ();
       __syncthreads ();
+      /* keep only this thread's 16 columns of each row: bit 2j + b is column j * 8 + 2t + b */
+      unsigned bits[MT] = {};
+      if (mask_tile >= 0)
+#pragma unroll
+        for (int m = 0; m < MT; m++)
+#pragma unroll
+          for (int j = 0; j < 8; j++)
+            bits[m] |= (unsigned) ((raw[m][0] >> (j * 8 + 2 * t)) & 3) << (2 * j)
+                       | (unsigned) ((raw[m][1] >> (j * 8 + 2 * t)) & 3) << (16 + 2 * j);
 
       /* S = Q K^T for this warp's rows and the tile's 64 keys. */
       float s[MT][8][4];
@@ -282,7 +291,7 @@ attention_kernel (AttnParams p)
                   if (p.causal)
                     ok = ok && col <= row;
                   if (mask_tile >= 0)
-                    ok = ok && ((bits[m][e >> 1] >> c) & 1);
+                    ok = ok && ((bits[m] >> ((e >> 1) * 16 + 2 * j + (e & 1))) & 1);
                   if (!ok)
                     x = -INFINITY;
                   else if (p.bias)

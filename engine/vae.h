@@ -55,9 +55,10 @@ typedef struct {
 /* What a decode or encode used. */
 typedef struct {
   gsize device_peak_bytes;   /* peak device working memory (weights excluded), <= the budget */
-  gsize tile_peak_bytes;     /* the same without the attention's keys and values: bounded by the
-                              * tile size, not the image size */
-  gsize attention_kv_bytes;  /* the mid-block attention's whole-latent keys and values */
+  gsize tile_peak_bytes;     /* peak of the conv passes: bounded by the tile size, not the image */
+  gsize attention_peak_bytes; /* peak of the mid-block attention pass: whole-latent keys and
+                               * values, a query tile and its scores */
+  gsize attention_kv_bytes;  /* of which the keys and values */
   gsize host_peak_bytes;     /* peak of full-resolution intermediates held in host memory */
   int tiles, passes;
   double halo_fraction;      /* conv inputs read and normalized more than once (tile halos),

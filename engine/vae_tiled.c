@@ -10,6 +10,9 @@
 
 /* Device bytes the backend's conv may hold as scratch (the CPU backend's im2col chunk bound). */
 #define CONV_SCRATCH_BYTES (8u << 20)
+/* Floats of attention scores the backend may hold for a block of queries (the CPU backend's
+ * bound; at least one row of scores). */
+#define ATTN_SCRATCH_FLOATS (4u << 20)
 #define DEFAULT_BUDGET ((gsize) 1 << 30)
 
 typedef struct {
@@ -20,7 +23,7 @@ typedef struct {
   gsize budget;
   int tiles_done, tiles_total;
   gsize host_bytes, host_peak, kv_bytes;
-  gsize pass_kv, device_peak, tile_peak; /* device bytes above the weights */
+  gsize device_peak, tile_peak, attn_peak; /* device bytes above the weights */
   double in_read, in_unique;
 } Run;
 
@@ -55,8 +58,9 @@ static gsize
 attn_tile_bytes (Run *r, const VaePass *p, int th, int tw)
 {
   const VaeSlot *x = slot (r, p->in);
-  gsize tokens = (gsize) x->h * x->w, c = x->c;
-  return (2 * tokens * c + 5 * c * (gsize) th * tw + 4 * r->plan->groups) * sizeof (float);
+  gsize tokens = (gsize) x->h * x->w, c = x->c, t = (gsize) th * tw;
+  gsize scores = MIN (t * tokens, MAX ((gsize) ATTN_SCRATCH_FLOATS, tokens));
+  return (2 * tokens * c + 5 * c * t + scores + 256 + 4 * r->plan->groups) * sizeof (float);
 }
 
 static gsize
@@ -421,8 +425,7 @@ run_attn (Run *r, const VaePass *p, const TilePlan *tp, GError **error)
       || !(d_o = bufs_alloc (r, &bs, c * px_max, error)) || !(d_stats = bufs_alloc (r, &bs, 2 * G, error))
       || !(d_mr = bufs_alloc (r, &bs, 2 * G, error)) || !upload_mean_rstd (r, x, d_mr, error))
     goto out;
-  r->pass_kv = 2 * tokens * c * sizeof (float);
-  r->kv_bytes = MAX (r->kv_bytes, r->pass_kv);
+  r->kv_bytes = MAX (r->kv_bytes, 2 * tokens * c * sizeof (float));
   stage = g_new (float, c * px_max);
 
   for (phase = 0; phase < 2; phase++)
@@ -517,10 +520,12 @@ sd_vae_run (const SdVae *vae, VaePlan *plan, const SdVaeTiling *tiling, SdVaeSta
       if (!slot_alloc (&r, slot (&r, p->out), error))
         goto out;
       be->peak_bytes = be->bytes_in_use;
-      r.pass_kv = 0;
       pass_ok = p->kind == VAE_PASS_ATTN ? run_attn (&r, p, &tps[i], error) : run_conv (&r, p, &tps[i], error);
       r.device_peak = MAX (r.device_peak, be->peak_bytes - base);
-      r.tile_peak = MAX (r.tile_peak, be->peak_bytes - base - r.pass_kv);
+      if (p->kind == VAE_PASS_ATTN)
+        r.attn_peak = MAX (r.attn_peak, be->peak_bytes - base);
+      else
+        r.tile_peak = MAX (r.tile_peak, be->peak_bytes - base);
       if (!pass_ok)
         goto out;
       for (j = 0; j < plan->slots->len; j++)
@@ -536,6 +541,7 @@ out:
       memset (stats, 0, sizeof *stats);
       stats->device_peak_bytes = r.device_peak;
       stats->tile_peak_bytes = r.tile_peak;
+      stats->attention_peak_bytes = r.attn_peak;
       stats->attention_kv_bytes = r.kv_bytes;
       stats->host_peak_bytes = r.host_peak;
       stats->tiles = r.tiles_done;

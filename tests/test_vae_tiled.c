@@ -97,9 +97,9 @@ test_tiled_equals_untiled (gconstpointer data)
   sd_backend_close (be);
 }
 
-/* With the same budget, decoding a latent of 2.5x the area needs the same tile-bound device
- * working memory (the tiles are the same); the host's full-resolution buffers grow, and so do the
- * mid-block attention's whole-latent keys and values, reported apart (within the budget). */
+/* With the same budget, decoding a latent of 2.5x the area needs the same device working memory
+ * in the conv passes (the tiles are the same); the host's full-resolution buffers grow, and so do
+ * the mid-block attention's whole-latent keys and values, reported apart (within the budget). */
 static void
 test_memory_bounded_by_tile (gconstpointer data)
 {
@@ -123,13 +123,15 @@ test_memory_bounded_by_tile (gconstpointer data)
       t.budget_bytes = budget;
       dec = sd_vae_decode (vae, lat, lw, lh, &t, &st[k], &error);
       g_assert_no_error (error);
-      g_test_message ("%s %dx%d latent: device peak %" G_GSIZE_FORMAT " B, tile-bound %" G_GSIZE_FORMAT
-                      " B, attention K/V %" G_GSIZE_FORMAT " B, host full-resolution peak %"
-                      G_GSIZE_FORMAT " B, %d tiles, halo %.3f",
-                      fixture, lw, lh, st[k].device_peak_bytes, st[k].tile_peak_bytes, st[k].attention_kv_bytes,
+      g_test_message ("%s %dx%d latent: device peak %" G_GSIZE_FORMAT " B, conv passes %" G_GSIZE_FORMAT
+                      " B, attention pass %" G_GSIZE_FORMAT " B (K/V %" G_GSIZE_FORMAT " B), host "
+                      "full-resolution peak %" G_GSIZE_FORMAT " B, %d tiles, halo %.3f",
+                      fixture, lw, lh, st[k].device_peak_bytes, st[k].tile_peak_bytes,
+                      st[k].attention_peak_bytes, st[k].attention_kv_bytes,
                       st[k].host_peak_bytes, st[k].tiles, st[k].halo_fraction);
       g_assert_cmpuint (st[k].device_peak_bytes, <=, budget);
       g_assert_cmpuint (st[k].tile_peak_bytes, <=, st[k].device_peak_bytes);
+      g_assert_cmpuint (st[k].attention_peak_bytes, <=, st[k].device_peak_bytes);
       g_free (dec);
       g_free (lat);
     }

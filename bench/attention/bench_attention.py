@@ -68,7 +68,7 @@ def compare(d):
         lr_q = (qk == 2) & (kk == 2) & lr_near
         return text_q | hr_q | lr_q
 
-    block_mask = create_block_mask(mask_mod, 1, 1, n, n, device="cuda", BLOCK_SIZE=128, _compile=True)
+    block_mask = torch.compile(create_block_mask)(mask_mod, 1, 1, n, n, device="cuda", BLOCK_SIZE=128)
     flex_blocks = int(block_mask.kv_num_blocks.sum().item())
     if block_mask.full_kv_num_blocks is not None:
         flex_blocks += int(block_mask.full_kv_num_blocks.sum().item())

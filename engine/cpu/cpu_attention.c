@@ -98,6 +98,11 @@ cpu_attention (SdBackend *be, const SdAttnArgs *a)
   const int max_ranges = a->plan ? a->plan->n_k_blocks : 1;
   int task;
 
+  if (!a->plan && !a->causal && !a->bias_by_delta && a->n_kv > 0)
+    {
+      cpu_attention_gemm (be, a);
+      return;
+    }
 #pragma omp parallel for schedule(dynamic)
   for (task = 0; task < n_qb * a->heads; task++)
     {

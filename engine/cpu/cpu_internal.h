@@ -23,6 +23,8 @@ void cpu_rms_norm (SdBackend *be, SdView x, SdView y, int rows, int dim, float e
 void cpu_head_norm_rope (SdBackend *be, SdView x, int rows, int heads, int head_dim, float eps,
                          SdBuf *weight, SdBuf *cos, SdBuf *sin);
 void cpu_attention (SdBackend *be, const SdAttnArgs *args);
+/* Dense attention without plan, causal mask or bias, through sgemm (called by cpu_attention). */
+void cpu_attention_gemm (SdBackend *be, const SdAttnArgs *args);
 void cpu_add_gated (SdBackend *be, SdView x, SdView y, int rows, int cols, SdView gate,
                     const SdSegments *groups);
 void cpu_activate (SdBackend *be, SdView x, SdView y, int rows, int cols, SdAct act);

@@ -2,10 +2,15 @@
 to a folder as PNGs plus a captions.jsonl index."""
 import json
 import os
+import sys
 
-from .attributes import caption, sample_attributes
-from .png import write_png
-from .scene import render_scene
+if __package__ in (None, ""):
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    __package__ = "tools.scenes"
+
+from .attributes import caption, sample_attributes  # noqa: E402
+from .png import write_png  # noqa: E402
+from .scene import render_scene  # noqa: E402
 
 
 def make_example(seed, width=256, height=256):

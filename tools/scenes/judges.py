@@ -4,8 +4,15 @@ disc-like blobs (counted, for the "exactly one" check), water from mirror symmet
 straight horizon over reflected sky, snow from bright bluish-white ground, trees from dark,
 spiky silhouettes.
 
-    python3 -m tools.scenes.judges picture.png [...]   prints each picture's verdicts"""
+    python3 tools/scenes/judges.py picture.png [...]   prints each picture's verdicts"""
+import os
+import sys
+
 import numpy as np
+
+if __package__ in (None, ""):
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    __package__ = "tools.scenes"
 
 WORK = 256  # the judges look at pictures block-averaged to about this many rows
 

@@ -1,7 +1,7 @@
 """land.py: layers of land drawn back to front: fractal ridge profiles (mountains, hills, dunes,
 plains, shores) with atmospheric perspective (farther layers hazier and bluer), valley mist,
 rock relief, snow caps or snow cover, and sunlit and shaded dune faces."""
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -23,7 +23,6 @@ class Layer:
     tilt: float = 0.0      # slope of the foot across the picture (shores, headlands)
     extent: tuple = None   # islands: (u_centre, half_width)
     trees: object = None   # trees.TreeRow or None
-    extra: dict = field(default_factory=dict)
 
     def profile(self, us, pitch):
         """The crest line v(u) of this layer at positions us, refined down to `pitch`."""
@@ -71,7 +70,7 @@ def _shift_cols(a, k):
     return out
 
 
-def draw_layer(cv, pal, layer, texture, band_end, sun_u, seed):
+def draw_layer(cv, pal, layer, texture, band_end, sun_u):
     """Draws one layer (and returns its crest line) over rows down to band_end (v)."""
     top = layer.profile(cv.us, cv.pitch)
     if layer.extent is not None and not np.any(top < 1.0):

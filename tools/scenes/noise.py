@@ -1,8 +1,6 @@
 """noise.py: hashed lattice noise in numpy (1D gradient noise, 2D value noise on pixel grids and
 at arbitrary points) and fractal sums of it whose octaves stop at the pixel size, so the same
 field drawn at a higher resolution gains detail without changing its shape."""
-import math
-
 import numpy as np
 
 _GOLDEN = 0x9E3779B1
@@ -189,25 +187,6 @@ def value2_points(x, y, seed):
     return top + (bot - top) * ty
 
 
-def fbm2_points(x, y, seed, octaves, gain=0.5):
-    """Fractal value noise at arbitrary points (x, y in lattice units of the first octave)."""
-    out = np.zeros(np.shape(x), dtype=np.float32)
-    for k in range(octaves):
-        f = 2.0 ** k
-        out += np.float32(gain ** k) * value2_points(x * f + octave_offset(seed, k),
-                                                     y * f + octave_offset(seed, k + 101),
-                                                     octave_seed(seed, k))
-    return out * np.float32((1.0 - gain) * 1.6)
-
-
 def smoothstep(e0, e1, x):
     t = np.clip((x - e0) / (e1 - e0), 0.0, 1.0)
     return t * t * (3 - 2 * t)
-
-
-def lerp(a, b, t):
-    return a + (b - a) * t
-
-
-def log2i(x):
-    return int(math.floor(math.log2(x)))

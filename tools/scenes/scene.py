@@ -208,7 +208,7 @@ def render_scene(attrs, seed, width, height):
             _draw_water(cv, pal, plan, seeds[4])
         nxt = plan.layers[i + 1] if i + 1 < len(plan.layers) and i + 1 != plan.water_after else None
         band_end = 1.0 if nxt is None or nxt.extent is not None else nxt.base + 0.02
-        land.draw_layer(cv, pal, layer, texture if i % 2 == 0 else -texture, band_end, sun_u, layer.seed)
+        land.draw_layer(cv, pal, layer, texture if i % 2 == 0 else -texture, band_end, sun_u)
         if layer.trees is not None:
             trees.draw_trees(cv, pal, layer, layer.trees, sun_u)
     if plan.water_after >= len(plan.layers):

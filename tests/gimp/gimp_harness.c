@@ -1,0 +1,334 @@
+/* gimp_harness.c: runs gimp-console-3.0 headless on Script-Fu batch commands for the gimp suite. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <png.h>
+
+#include "gimp_harness.h"
+
+/* What gimp-console prints when a batch command fails (its exit status says so too). */
+#define BATCH_ERROR_MARK "batch command experienced an execution error"
+/* How many trailing lines of GIMP's output an error message carries. */
+#define ERROR_TAIL_LINES 25
+
+struct _SdGimp
+{
+  char *tmp_dir;   /* the temporary folder (removed by sd_gimp_free) */
+  char *gimp_dir;  /* TMP_DIR/gimp3: GIMP3_DIRECTORY */
+  char *program;   /* gimp-console-3.0 */
+};
+
+G_DEFINE_QUARK (sd-gimp-error-quark, sd_gimp_error)
+
+char *
+sd_gimp_quote (const char *s)
+{
+  GString *q = g_string_new ("\"");
+  for (; *s; s++)
+    {
+      if (*s == '"' || *s == '\\')
+        g_string_append_c (q, '\\');
+      g_string_append_c (q, *s);
+    }
+  g_string_append_c (q, '"');
+  return g_string_free (q, FALSE);
+}
+
+/* The gimprc line that appends each folder of SCALEDIT_PLUGIN_PATH to the default plug-in-path. */
+static char *
+plug_in_path_line (void)
+{
+  const char *extra = g_getenv ("SCALEDIT_PLUGIN_PATH");
+  GString *path = g_string_new ("${gimp_dir}/plug-ins" G_SEARCHPATH_SEPARATOR_S
+                                "${gimp_plug_in_dir}/plug-ins");
+  char **dirs, **d, *quoted, *line;
+
+  dirs = g_strsplit (extra ? extra : "", G_SEARCHPATH_SEPARATOR_S, -1);
+  for (d = dirs; *d; d++)
+    if (**d)
+      {
+        char *abs = g_canonicalize_filename (*d, NULL);
+        g_string_append_printf (path, "%s%s", G_SEARCHPATH_SEPARATOR_S, abs);
+        g_free (abs);
+      }
+  g_strfreev (dirs);
+  quoted = sd_gimp_quote (path->str);
+  line = g_strdup_printf ("(plug-in-path %s)\n", quoted);
+  g_free (quoted);
+  g_string_free (path, TRUE);
+  return line;
+}
+
+SdGimp *
+sd_gimp_new (GError **error)
+{
+  SdGimp *gimp = g_new0 (SdGimp, 1);
+  const char *program = g_getenv ("SCALEDIT_GIMP_CONSOLE");
+  char *gimprc, *line;
+  gboolean ok;
+
+  gimp->program = g_strdup (program && *program ? program : "gimp-console-3.0");
+  gimp->tmp_dir = g_dir_make_tmp ("scaledit-gimp-XXXXXX", error);
+  if (!gimp->tmp_dir)
+    {
+      g_prefix_error (error, "making the throwaway GIMP folder: ");
+      sd_gimp_free (gimp);
+      return NULL;
+    }
+  gimp->gimp_dir = g_build_filename (gimp->tmp_dir, "gimp3", NULL);
+  if (g_mkdir (gimp->gimp_dir, 0700) != 0)
+    {
+      int e = errno;
+      g_set_error (error, SD_GIMP_ERROR, SD_GIMP_ERROR_SETUP, "cannot create %s: %s",
+                   gimp->gimp_dir, g_strerror (e));
+      sd_gimp_free (gimp);
+      return NULL;
+    }
+  gimprc = g_build_filename (gimp->gimp_dir, "gimprc", NULL);
+  line = plug_in_path_line ();
+  ok = g_file_set_contents (gimprc, line, -1, error);
+  g_free (line);
+  if (!ok)
+    {
+      g_prefix_error (error, "writing %s: ", gimprc);
+      g_free (gimprc);
+      sd_gimp_free (gimp);
+      return NULL;
+    }
+  g_free (gimprc);
+  return gimp;
+}
+
+/* Removes a folder tree without following symbolic links. */
+static void
+remove_tree (const char *path)
+{
+  GDir *dir = g_dir_open (path, 0, NULL);
+  if (dir)
+    {
+      const char *name;
+      while ((name = g_dir_read_name (dir)))
+        {
+          char *child = g_build_filename (path, name, NULL);
+          if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+            remove_tree (child);
+          else
+            g_unlink (child);
+          g_free (child);
+        }
+      g_dir_close (dir);
+    }
+  g_rmdir (path);
+}
+
+void
+sd_gimp_free (SdGimp *gimp)
+{
+  if (!gimp)
+    return;
+  if (gimp->tmp_dir && !g_getenv ("SCALEDIT_KEEP_GIMP_DIR"))
+    remove_tree (gimp->tmp_dir);
+  g_free (gimp->tmp_dir);
+  g_free (gimp->gimp_dir);
+  g_free (gimp->program);
+  g_free (gimp);
+}
+
+const char *
+sd_gimp_tmp_dir (SdGimp *gimp)
+{
+  return gimp->tmp_dir;
+}
+
+char *
+sd_gimp_tmp_path (SdGimp *gimp, const char *name)
+{
+  return g_build_filename (gimp->tmp_dir, name, NULL);
+}
+
+/* In the child before exec: its own process group, so that GIMP and its plug-ins die together. */
+static void
+child_setup (gpointer data)
+{
+  setpgid (0, 0);
+}
+
+typedef struct
+{
+  gboolean exited;
+  gboolean timed_out;
+} RunState;
+
+static void
+on_gimp_exit (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
+  ((RunState *) data)->exited = TRUE;
+}
+
+static gboolean
+on_timeout (gpointer data)
+{
+  ((RunState *) data)->timed_out = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* The last n lines of text (a pointer into it). */
+static const char *
+tail_lines (const char *text, int n)
+{
+  const char *p = text + strlen (text);
+  while (p > text && (p[-1] == '\n' || p[-1] == ' '))
+    p--;
+  while (p > text)
+    {
+      if (p[-1] == '\n' && --n == 0)
+        break;
+      p--;
+    }
+  return p;
+}
+
+gboolean
+sd_gimp_run (SdGimp *gimp, const char *const *commands, guint timeout_s, char **output,
+             GError **error)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GSubprocess) proc = NULL;
+  g_autofree char *log_path = g_build_filename (gimp->tmp_dir, "gimp-output.log", NULL);
+  g_autofree char *log = NULL;
+  g_autofree char *xdg_cache = g_build_filename (gimp->tmp_dir, "cache", NULL);
+  g_autofree char *xdg_config = g_build_filename (gimp->tmp_dir, "config", NULL);
+  GError *spawn_error = NULL;
+  GMainContext *context;
+  GSource *timer;
+  RunState state = { FALSE, FALSE };
+  pid_t pgid = 0;
+  const char *const *c;
+  gboolean ok = TRUE;
+
+  if (output)
+    *output = NULL;
+  g_ptr_array_add (argv, gimp->program);
+  g_ptr_array_add (argv, "--no-interface");
+  g_ptr_array_add (argv, "--no-data");
+  g_ptr_array_add (argv, "--no-fonts");
+  g_ptr_array_add (argv, "--stack-trace-mode=never");
+  g_ptr_array_add (argv, "--batch-interpreter=plug-in-script-fu-eval");
+  for (c = commands; *c; c++)
+    {
+      g_ptr_array_add (argv, "-b");
+      g_ptr_array_add (argv, (gpointer) *c);
+    }
+  g_ptr_array_add (argv, "--quit");
+  g_ptr_array_add (argv, NULL);
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE
+                                        | G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_subprocess_launcher_setenv (launcher, "GIMP3_DIRECTORY", gimp->gimp_dir, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_CACHE_HOME", xdg_cache, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_CONFIG_HOME", xdg_config, TRUE);
+  g_subprocess_launcher_setenv (launcher, "GSETTINGS_BACKEND", "memory", TRUE);
+  g_subprocess_launcher_setenv (launcher, "GIO_USE_VFS", "local", TRUE);
+  g_subprocess_launcher_setenv (launcher, "NO_AT_BRIDGE", "1", TRUE);
+  g_subprocess_launcher_set_stdout_file_path (launcher, log_path);
+  g_subprocess_launcher_set_child_setup (launcher, child_setup, NULL, NULL);
+
+  context = g_main_context_new ();
+  g_main_context_push_thread_default (context);
+  proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &spawn_error);
+  if (!proc)
+    {
+      g_set_error (error, SD_GIMP_ERROR, SD_GIMP_ERROR_SPAWN, "cannot start %s: %s",
+                   gimp->program, spawn_error->message);
+      g_error_free (spawn_error);
+      g_main_context_pop_thread_default (context);
+      g_main_context_unref (context);
+      return FALSE;
+    }
+  if (g_subprocess_get_identifier (proc))
+    pgid = (pid_t) g_ascii_strtoll (g_subprocess_get_identifier (proc), NULL, 10);
+  /* stdin is a pipe that we close at once: GIMP never waits for input. */
+  g_output_stream_close (g_subprocess_get_stdin_pipe (proc), NULL, NULL);
+
+  g_subprocess_wait_async (proc, NULL, on_gimp_exit, &state);
+  timer = g_timeout_source_new_seconds (timeout_s);
+  g_source_set_callback (timer, on_timeout, &state, NULL);
+  g_source_attach (timer, context);
+  while (!state.exited && !state.timed_out)
+    g_main_context_iteration (context, TRUE);
+  g_source_destroy (timer);
+  g_source_unref (timer);
+  if (state.timed_out && !state.exited)
+    {
+      if (pgid > 0)
+        kill (-pgid, SIGKILL);
+      while (!state.exited)
+        g_main_context_iteration (context, TRUE);
+    }
+  /* Plug-ins left behind by GIMP share its process group. */
+  if (pgid > 0)
+    kill (-pgid, SIGKILL);
+  g_main_context_pop_thread_default (context);
+  g_main_context_unref (context);
+
+  if (!g_file_get_contents (log_path, &log, NULL, NULL))
+    log = g_strdup ("");
+
+  if (state.timed_out)
+    {
+      g_set_error (error, SD_GIMP_ERROR, SD_GIMP_ERROR_TIMEOUT,
+                   "GIMP did not finish within %u s and was killed; its last output:\n%s",
+                   timeout_s, tail_lines (log, ERROR_TAIL_LINES));
+      ok = FALSE;
+    }
+  else if (!g_subprocess_get_if_exited (proc) || g_subprocess_get_exit_status (proc) != 0
+           || strstr (log, BATCH_ERROR_MARK))
+    {
+      g_autofree char *how = g_subprocess_get_if_exited (proc)
+        ? g_strdup_printf ("exited with status %d", g_subprocess_get_exit_status (proc))
+        : g_strdup_printf ("was killed by signal %d", g_subprocess_get_term_sig (proc));
+      g_set_error (error, SD_GIMP_ERROR, SD_GIMP_ERROR_FAILED,
+                   "GIMP %s%s; its last output:\n%s", how,
+                   strstr (log, BATCH_ERROR_MARK) ? " after a Script-Fu error" : "",
+                   tail_lines (log, ERROR_TAIL_LINES));
+      ok = FALSE;
+    }
+  if (output)
+    *output = g_steal_pointer (&log);
+  return ok;
+}
+
+guint8 *
+sd_png_read_rgba (const char *path, guint *width, guint *height, GError **error)
+{
+  png_image image;
+  guint8 *pixels;
+
+  memset (&image, 0, sizeof image);
+  image.version = PNG_IMAGE_VERSION;
+  if (!png_image_begin_read_from_file (&image, path))
+    {
+      g_set_error (error, SD_GIMP_ERROR, SD_GIMP_ERROR_PNG, "cannot read PNG %s: %s", path,
+                   image.message);
+      return NULL;
+    }
+  image.format = PNG_FORMAT_RGBA;
+  pixels = g_malloc (PNG_IMAGE_SIZE (image));
+  if (!png_image_finish_read (&image, NULL, pixels, 0, NULL))
+    {
+      g_set_error (error, SD_GIMP_ERROR, SD_GIMP_ERROR_PNG, "cannot decode PNG %s: %s", path,
+                   image.message);
+      png_image_free (&image);
+      g_free (pixels);
+      return NULL;
+    }
+  *width = image.width;
+  *height = image.height;
+  return pixels;
+}

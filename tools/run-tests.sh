@@ -1,0 +1,53 @@
+#!/bin/bash
+# run-tests.sh: the test command: builds scaledit and runs every test suite; natively where GIMP 3's
+# development files are (or apt can install them), else inside a cached Debian 13 root.
+#
+# Usage: tools/run-tests.sh [--native | --gimp3-root] [meson test arguments, e.g. --suite unit]
+#   --native      build and test on this host (without GIMP 3 the gimp suite is left out)
+#   --gimp3-root  build and test inside the Debian 13 root (tools/gimp3-root.sh; needs root)
+# Environment: SCALEDIT_BUILD_DIR (default build-tests natively, build-gimp3 in the root),
+# SCALEDIT_SETUP_ARGS (extra meson setup arguments, e.g. -Db_sanitize=address,undefined).
+set -euo pipefail
+cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
+
+mode=auto
+case "${1:-}" in
+  --native) mode=native; shift ;;
+  --gimp3-root) mode=root; shift ;;
+esac
+
+gimp_dev=no
+if command -v pkg-config >/dev/null && pkg-config --exists gimp-3.0 gimpui-3.0 2>/dev/null; then
+  gimp_dev=yes
+elif [ "$(id -u)" = 0 ] && command -v apt-cache >/dev/null \
+     && apt-cache policy libgimp-3.0-dev 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+  gimp_dev=apt   # Debian 13, Ubuntu 25.04 and later: host-deps.sh installs it
+fi
+if [ $mode = auto ]; then
+  [ $gimp_dev = no ] && mode=root || mode=native
+fi
+
+if [ $mode = root ]; then
+  echo "run-tests: no GIMP 3 development files on this host; building and testing inside the" \
+       "Debian 13 root (tools/gimp3-root.sh)" >&2
+  export SCALEDIT_BUILD_DIR=${SCALEDIT_BUILD_DIR:-build-gimp3}
+  exec tools/gimp3-root.sh run tools/run-tests.sh --native "$@"
+fi
+
+if [ $gimp_dev = no ]; then
+  tools/host-deps.sh
+else
+  tools/host-deps.sh --gimp
+fi
+
+build=${SCALEDIT_BUILD_DIR:-build-tests}
+# shellcheck disable=SC2086  # SCALEDIT_SETUP_ARGS is a list of arguments
+if [ -f "$build/meson-private/coredata.dat" ]; then
+  # A build folder from another Meson version cannot be reconfigured: start it afresh.
+  meson setup --reconfigure "$build" ${SCALEDIT_SETUP_ARGS:-} \
+    || meson setup --wipe "$build" ${SCALEDIT_SETUP_ARGS:-}
+else
+  meson setup "$build" ${SCALEDIT_SETUP_ARGS:-}
+fi
+ninja -C "$build"
+meson test -C "$build" --print-errorlogs "$@"
