@@ -253,12 +253,31 @@ clean_text (const char *text)
   return g_string_free (out, FALSE);
 }
 
+/* Other_Lowercase and Other_Uppercase: cased characters outside Ll, Lu and Lt. */
+static const gunichar other_cased[][2] = {
+  { 0x00AA, 0x00AA }, { 0x00BA, 0x00BA }, { 0x02B0, 0x02B8 }, { 0x02C0, 0x02C1 },
+  { 0x02E0, 0x02E4 }, { 0x0345, 0x0345 }, { 0x037A, 0x037A }, { 0x1D2C, 0x1D6A },
+  { 0x1D78, 0x1D78 }, { 0x1D9B, 0x1DBF }, { 0x2071, 0x2071 }, { 0x207F, 0x207F },
+  { 0x2090, 0x209C }, { 0x2160, 0x217F }, { 0x24B6, 0x24E9 }, { 0x2C7C, 0x2C7D },
+  { 0xA69C, 0xA69D }, { 0xA770, 0xA770 }, { 0xA7F8, 0xA7F9 }, { 0xAB5C, 0xAB5F },
+  { 0x10780, 0x10780 }, { 0x10783, 0x10785 }, { 0x10787, 0x107B0 }, { 0x107B2, 0x107BA },
+  { 0x1F130, 0x1F149 }, { 0x1F150, 0x1F169 }, { 0x1F170, 0x1F189 },
+};
+
+/* The Cased property, as Python's final-sigma rule tests it. */
 static gboolean
 is_cased (gunichar c)
 {
   GUnicodeType t = g_unichar_type (c);
-  return t == G_UNICODE_LOWERCASE_LETTER || t == G_UNICODE_UPPERCASE_LETTER
-         || t == G_UNICODE_TITLECASE_LETTER;
+  gsize i;
+
+  if (t == G_UNICODE_LOWERCASE_LETTER || t == G_UNICODE_UPPERCASE_LETTER
+      || t == G_UNICODE_TITLECASE_LETTER)
+    return TRUE;
+  for (i = 0; i < G_N_ELEMENTS (other_cased); i++)
+    if (c >= other_cased[i][0] && c <= other_cased[i][1])
+      return TRUE;
+  return FALSE;
 }
 
 static gboolean

@@ -14,6 +14,7 @@
  * bound; at least one row of scores). */
 #define ATTN_SCRATCH_FLOATS (4u << 20)
 #define DEFAULT_BUDGET ((gsize) 1 << 30)
+#define MAX_GROUPS 256
 
 typedef struct {
   const SdVae *vae;
@@ -280,15 +281,10 @@ run_conv (Run *r, const VaePass *p, const TilePlan *tp, GError **error)
                              MAX ((gsize) p->c_out, res ? (gsize) res->c : 0) * px_max);
   Bufs bs = { 0 };
   SdBuf *d_in, *d_low = NULL, *d_out, *d_res = NULL, *d_tmp = NULL, *d_stats, *d_mr;
-  float *stage = NULL, h_stats[2 * 256];
+  float *stage = NULL, h_stats[2 * MAX_GROUPS];
   gboolean ok = FALSE;
   int oy0, ox0;
 
-  if (G > 256)
-    {
-      g_set_error (error, SD_ERROR, SD_ERROR_UNSUPPORTED, "VAE norm_num_groups %d > 256", G);
-      return FALSE;
-    }
   if (!(d_in = bufs_alloc (r, &bs, (gsize) in->c * rows_max * cols_max, error))
       || (p->upsample && !(d_low = bufs_alloc (r, &bs, low_max, error)))
       || !(d_out = bufs_alloc (r, &bs, (gsize) p->c_out * px_max, error))
@@ -415,7 +411,7 @@ run_attn (Run *r, const VaePass *p, const TilePlan *tp, GError **error)
   const gsize tokens = (gsize) x->h * x->w, px_max = (gsize) tp->th * tp->tw;
   Bufs bs = { 0 };
   SdBuf *d_k, *d_v, *d_x, *d_xn, *d_t, *d_q, *d_o, *d_stats, *d_mr;
-  float *stage = NULL, h_stats[2 * 256];
+  float *stage = NULL, h_stats[2 * MAX_GROUPS];
   gboolean ok = FALSE;
   int phase, oy0, ox0;
 
@@ -426,7 +422,12 @@ run_attn (Run *r, const VaePass *p, const TilePlan *tp, GError **error)
       || !(d_mr = bufs_alloc (r, &bs, 2 * G, error)) || !upload_mean_rstd (r, x, d_mr, error))
     goto out;
   r->kv_bytes = MAX (r->kv_bytes, 2 * tokens * c * sizeof (float));
-  stage = g_new (float, c * px_max);
+  stage = g_try_new (float, c * px_max);
+  if (!stage)
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_OUT_OF_MEMORY, "out of host memory for a VAE tile");
+      goto out;
+    }
 
   for (phase = 0; phase < 2; phase++)
     {
@@ -502,6 +503,12 @@ sd_vae_run (const SdVae *vae, VaePlan *plan, const SdVaeTiling *tiling, SdVaeSta
   r.plan = plan;
   r.tiling = tiling;
   r.budget = tiling && tiling->budget_bytes ? tiling->budget_bytes : DEFAULT_BUDGET;
+  if (plan->groups > MAX_GROUPS)
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_UNSUPPORTED, "norm_num_groups %d is more than %d",
+                   plan->groups, MAX_GROUPS);
+      goto out;
+    }
   r.host_bytes = r.host_peak = (gsize) slot (&r, plan->input)->c * slot (&r, plan->input)->h
                                * slot (&r, plan->input)->w * sizeof (float);
   for (i = 0; i < plan->passes->len; i++)
