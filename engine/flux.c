@@ -34,14 +34,16 @@ alloc (SdFluxRun *r, gsize n, GError **error)
 void
 sd_flux_run_free (SdFluxRun *r)
 {
-  SdBuf **bufs[] = { &r->txt, &r->pooled, &r->cos, &r->sin, &r->x, &r->nrm, &r->tmp, &r->wide, &r->cat,
-                     &r->emb_in, &r->emb_h, &r->temb, &r->stemb, &r->emb_t, &r->mod_a, &r->mod_b };
   gsize i;
   if (!r)
     return;
-  for (i = 0; i < G_N_ELEMENTS (bufs); i++)
-    if (*bufs[i])
-      r->be->ops->release (r->be, *bufs[i]);
+  {
+    SdBuf *bufs[] = { r->txt, r->pooled, r->cos, r->sin, r->x, r->nrm, r->tmp, r->wide, r->cat,
+                      r->emb_in, r->emb_h, r->temb, r->stemb, r->emb_t, r->mod_a, r->mod_b };
+    for (i = 0; i < G_N_ELEMENTS (bufs); i++)
+      if (bufs[i])
+        r->be->ops->release (r->be, bufs[i]);
+  }
   g_free (r);
 }
 

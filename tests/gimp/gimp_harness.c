@@ -13,7 +13,7 @@
 /* What gimp-console prints when a batch command fails (its exit status says so too). */
 #define BATCH_ERROR_MARK "batch command experienced an execution error"
 /* How many trailing lines of GIMP's output an error message carries. */
-#define ERROR_TAIL_LINES 25
+#define ERROR_TAIL_LINES 15
 
 struct _SdGimp
 {
@@ -177,20 +177,26 @@ on_timeout (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* The last n lines of text (a pointer into it). */
-static const char *
-tail_lines (const char *text, int n)
+/* What GIMP said about a failure: its Script-Fu error lines, then its last n non-blank lines. */
+static char *
+describe_output (const char *log, guint n)
 {
-  const char *p = text + strlen (text);
-  while (p > text && (p[-1] == '\n' || p[-1] == ' '))
-    p--;
-  while (p > text)
-    {
-      if (p[-1] == '\n' && --n == 0)
-        break;
-      p--;
-    }
-  return p;
+  g_auto (GStrv) lines = g_strsplit (log, "\n", -1);
+  GString *text = g_string_new (NULL);
+  guint count = 0, i, first;
+
+  for (i = 0; lines[i]; i++)
+    if (strstr (lines[i], "Error: ") || strstr (lines[i], "Stopping at failing batch command"))
+      g_string_append_printf (text, "%s\n", lines[i]);
+  for (i = g_strv_length (lines); i > 0 && count < n; i--)
+    if (*g_strstrip (lines[i - 1]))
+      count++;
+  first = i;
+  g_string_append (text, "-- GIMP's last output --\n");
+  for (i = first; lines[i]; i++)
+    if (*lines[i])
+      g_string_append_printf (text, "%s\n", lines[i]);
+  return g_string_free (text, FALSE);
 }
 
 gboolean
@@ -282,9 +288,9 @@ sd_gimp_run (SdGimp *gimp, const char *const *commands, guint timeout_s, char **
 
   if (state.timed_out)
     {
+      g_autofree char *said = describe_output (log, ERROR_TAIL_LINES);
       g_set_error (error, SD_GIMP_ERROR, SD_GIMP_ERROR_TIMEOUT,
-                   "GIMP did not finish within %u s and was killed; its last output:\n%s",
-                   timeout_s, tail_lines (log, ERROR_TAIL_LINES));
+                   "GIMP did not finish within %u s and was killed:\n%s", timeout_s, said);
       ok = FALSE;
     }
   else if (!g_subprocess_get_if_exited (proc) || g_subprocess_get_exit_status (proc) != 0
@@ -293,10 +299,9 @@ sd_gimp_run (SdGimp *gimp, const char *const *commands, guint timeout_s, char **
       g_autofree char *how = g_subprocess_get_if_exited (proc)
         ? g_strdup_printf ("exited with status %d", g_subprocess_get_exit_status (proc))
         : g_strdup_printf ("was killed by signal %d", g_subprocess_get_term_sig (proc));
-      g_set_error (error, SD_GIMP_ERROR, SD_GIMP_ERROR_FAILED,
-                   "GIMP %s%s; its last output:\n%s", how,
-                   strstr (log, BATCH_ERROR_MARK) ? " after a Script-Fu error" : "",
-                   tail_lines (log, ERROR_TAIL_LINES));
+      g_autofree char *said = describe_output (log, ERROR_TAIL_LINES);
+      g_set_error (error, SD_GIMP_ERROR, SD_GIMP_ERROR_FAILED, "GIMP %s%s:\n%s", how,
+                   strstr (log, BATCH_ERROR_MARK) ? " after a Script-Fu error" : "", said);
       ok = FALSE;
     }
   if (output)

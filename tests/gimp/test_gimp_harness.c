@@ -67,7 +67,7 @@ test_export_png (void)
 
 /* Runs one failing script and checks the failure kind, its message and that it came in time. */
 static void
-run_expecting_failure (const char *script, guint timeout_s, SdGimpError code,
+run_expecting_failure (const char *script, guint timeout_s, gint code,
                        const char *message_part)
 {
   GError *error = NULL;
