@@ -45,7 +45,8 @@ void sd_vae_latent_size (const SdVae *vae, int width, int height, int *lw, int *
 
 /* How a decode or encode runs. */
 typedef struct {
-  gsize budget_bytes;  /* device working memory the tiles may use; 0: 1 GiB */
+  gsize budget_bytes;  /* device working memory the tiles may use; 0: 2 GiB (FLUX at 4096²
+                        * needs 1 GiB of it for the attention's keys and values in f32) */
   int max_tile;        /* when > 0, caps every tile's side (output pixels of its layer) */
   void (*on_tile) (int done, int total, gpointer user_data); /* after every tile */
   gpointer user_data;

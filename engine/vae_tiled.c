@@ -13,7 +13,7 @@
 /* Floats of attention scores the backend may hold for a block of queries (the CPU backend's
  * bound; at least one row of scores). */
 #define ATTN_SCRATCH_FLOATS (4u << 20)
-#define DEFAULT_BUDGET ((gsize) 1 << 30)
+#define DEFAULT_BUDGET ((gsize) 2 << 30)
 #define MAX_GROUPS 256
 
 typedef struct {
