@@ -165,7 +165,7 @@ provision ()
       rm -f "$CACHE_DIR"/gimp3-root-*.log
       local partial="$root.partial"
       mkdir -p "$partial"
-      unshare --mount --pid --fork --propagation private -- \
+      unshare --mount --pid --fork --kill-child --propagation private -- \
         "$SELF" __build "$partial" "$(debian_mirror)" 8>&-
       [ -f "$partial/$STAMP" ] || die "provisioning did not finish; run again to rebuild"
       [ -z "$(mounts_under "$partial")" ] || die "mounts left under $partial"
@@ -199,6 +199,8 @@ enter_inner ()
     path=$path:/usr/local/cuda/bin
   fi
   local env=(PATH="$path" HOME=/tmp/home LANG=C.UTF-8 TERM="${TERM:-dumb}")
+  # The host finds cuBLAS through ld.so.conf; the root is told here.
+  [ -d /usr/local/cuda ] && env+=(LD_LIBRARY_PATH=/usr/local/cuda/lib64)
   local v
   for v in SCALEDIT_BUILD_DIR SCALEDIT_SETUP_ARGS MESON_TESTTHREADS CI ${SCALEDIT_ROOT_PASSENV:-}; do
     [ -n "${!v+x}" ] && env+=("$v=${!v}")
@@ -221,7 +223,7 @@ case "${1:-}" in
     [ $# -gt 0 ] || die "run: no command given"
     provision
     rc=0
-    unshare --mount --pid --fork --propagation private -- "$SELF" __enter "$ROOT" "$@" 8>&- \
+    unshare --mount --pid --fork --kill-child --propagation private -- "$SELF" __enter "$ROOT" "$@" 8>&- \
       || rc=$?
     leftover=$(mounts_under "$ROOT")
     [ -z "$leftover" ] || note "warning: mounts left in the host namespace: $leftover"

@@ -1,0 +1,36 @@
+#!/bin/bash
+# main-job.sh: the main job: builds scaledit on this host, generates a picture with the bundled
+# default model (2048² unless SCALEDIT_MAIN_SIZE says otherwise; on the GPU when there is one, else
+# the CPU) into scaledit-main.png, and installs the GIMP 3 plug-in when the host has GIMP 3.
+#
+# Usage: tools/main-job.sh [scaledit generate options, e.g. --model PATH --prompt TEXT]
+set -euo pipefail
+cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
+
+size=${SCALEDIT_MAIN_SIZE:-2048}
+out=${SCALEDIT_MAIN_OUT:-scaledit-main.png}
+build=${SCALEDIT_BUILD_DIR:-build-main}
+
+if command -v pkg-config >/dev/null && pkg-config --exists gimp-3.0 gimpui-3.0 2>/dev/null; then
+  tools/host-deps.sh --gimp
+else
+  tools/host-deps.sh
+fi
+if [ -f "$build/meson-private/coredata.dat" ]; then
+  meson setup --reconfigure "$build" >/dev/null || meson setup --wipe "$build"
+else
+  meson setup "$build" -Dgimp=auto -Dcuda=auto
+fi
+ninja -C "$build"
+
+if [ -d "$build/plugin" ]; then
+  dest=${GIMP3_DIRECTORY:-$HOME/.config/GIMP/3.0}/plug-ins/scaledit
+  mkdir -p "$dest"
+  install -m 755 "$build/plugin/scaledit/scaledit" "$dest/scaledit"
+  echo "main-job: installed the GIMP plug-in into $dest"
+else
+  echo "main-job: no GIMP 3 development files here: the plug-in was not built"
+fi
+
+"$build/cli/scaledit" generate --prompt "a snowy mountain lake at sunset with pine trees" \
+  --width "$size" --height "$size" --seed 1 --out "$out" --verbose "$@"
