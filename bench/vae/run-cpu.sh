@@ -24,5 +24,5 @@ PY
 fi
 ninja -C "$build" bench/vae/bench_vae >/dev/null
 echo "host: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-/usr/bin/time -f "max resident set size: %M KiB, wall %e s" \
+/usr/bin/time -f "max resident set size: %M KiB, wall %e s, user %U s, system %S s" \
   "$build/bench/vae/bench_vae" --model "$model" --width 128 --height 128 --budget-mib 2048 "$@"
