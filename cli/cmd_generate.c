@@ -170,6 +170,8 @@ run (int argc, char **argv, gboolean upscale)
     goto fail;
   if (!sd_png_write (out, res->rgb, res->width, res->height, depth, res->parameters, &error))
     goto fail;
+  if (res->prompt_truncated)
+    fprintf (stderr, "scaledit: the prompt is longer than the text encoders read: its end was cut off\n");
   printf ("%s: %dx%d, seed %" G_GINT64_FORMAT ", %.1f s\n", out, res->width, res->height, res->seed, res->seconds);
   if (verbose)
     fprintf (stderr, "scaledit: peak compute-device memory %.1f MiB\n",

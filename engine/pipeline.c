@@ -473,6 +473,7 @@ finish:
     }
   res->rgb = pixels;
   res->seed = q.seed;
+  res->prompt_truncated = g.pos.truncated;
   res->parameters = parameters_text (e, &g, q.seed);
   res->seconds = (g_get_monotonic_time () - t0) / 1e6;
   res->peak_device_bytes = e->be->peak_bytes;

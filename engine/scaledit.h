@@ -87,6 +87,7 @@ typedef struct {
   char *parameters;    /* "prompt\nSteps: N, Seed: S, Size: WxH, Model: m, ..." */
   double seconds;
   gsize peak_device_bytes;
+  gboolean prompt_truncated; /* the prompt was longer than the text encoders read */
 } SdResult;
 
 SdEngine *sd_engine_open (const SdEngineOptions *opts, GError **error);
