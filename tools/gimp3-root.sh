@@ -246,7 +246,7 @@ case "${1:-}" in
     enter_inner "$@"
     ;;
   *)
-    sed -n '2,10p' "$SELF" | sed 's/^# \{0,1\}//' >&2
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$SELF" >&2
     exit 2
     ;;
 esac

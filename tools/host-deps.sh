@@ -59,7 +59,9 @@ mapfile -t missing < <(missing_rows)
 debian=() fedora=() arch=() required=no
 for row in "${missing[@]}"; do
   IFS='|' read -r _ d f a r <<< "$row"
-  debian+=("$d") fedora+=("$f") arch+=("$a")
+  [[ " ${debian[*]} " == *" $d "* ]] || debian+=("$d")
+  [[ " ${fedora[*]} " == *" $f "* ]] || fedora+=("$f")
+  [[ " ${arch[*]} " == *" $a "* ]] || arch+=("$a")
   [ "$r" = yes ] && required=yes
 done
 

@@ -28,6 +28,12 @@ if [ $mode = auto ]; then
 fi
 
 if [ $mode = root ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "run-tests: this host has no GIMP 3 development files (gimp-3.0, gimpui-3.0), and making" \
+         "the Debian 13 root that provides them needs root. Run as root, install GIMP 3's" \
+         "development files, or run 'tools/run-tests.sh --native' to test without the gimp suite." >&2
+    exit 1
+  fi
   echo "run-tests: no GIMP 3 development files on this host; building and testing inside the" \
        "Debian 13 root (tools/gimp3-root.sh)" >&2
   export SCALEDIT_BUILD_DIR=${SCALEDIT_BUILD_DIR:-build-gimp3}

@@ -3,8 +3,12 @@
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include <gio/gio.h>
+#include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <png.h>
 
@@ -150,18 +154,32 @@ sd_gimp_tmp_path (SdGimp *gimp, const char *name)
   return g_build_filename (gimp->tmp_dir, name, NULL);
 }
 
-/* In the child before exec: its own process group, so that GIMP and its plug-ins die together. */
+/* In the child before exec: its own process group, so that GIMP and its plug-ins die together,
+ * and (on Linux) death with the test program when meson test kills it. */
 static void
 child_setup (gpointer data)
 {
   setpgid (0, 0);
+#ifdef __linux__
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+#endif
 }
 
 typedef struct
 {
   gboolean exited;
   gboolean timed_out;
+  int signal;  /* SIGTERM, SIGINT or SIGHUP sent to the test program (meson test's timeout) */
 } RunState;
+
+/* Signals that end the test program while GIMP runs: GIMP's process group goes with it. */
+static const int fatal_signals[] = { SIGTERM, SIGINT, SIGHUP };
+
+typedef struct
+{
+  RunState *state;
+  int signal;
+} SignalWatch;
 
 static void
 on_gimp_exit (GObject *source, GAsyncResult *result, gpointer data)
@@ -175,6 +193,14 @@ on_timeout (gpointer data)
 {
   ((RunState *) data)->timed_out = TRUE;
   return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_signal (gpointer data)
+{
+  SignalWatch *watch = data;
+  watch->state->signal = watch->signal;
+  return G_SOURCE_CONTINUE;
 }
 
 /* What GIMP said about a failure: its Script-Fu error lines, then its last n non-blank lines. */
@@ -212,8 +238,10 @@ sd_gimp_run (SdGimp *gimp, const char *const *commands, guint timeout_s, char **
   g_autofree char *xdg_config = g_build_filename (gimp->tmp_dir, "config", NULL);
   GError *spawn_error = NULL;
   GMainContext *context;
-  GSource *timer;
-  RunState state = { FALSE, FALSE };
+  GSource *timer, *signal_sources[G_N_ELEMENTS (fatal_signals)];
+  SignalWatch watches[G_N_ELEMENTS (fatal_signals)];
+  guint i;
+  RunState state = { FALSE, FALSE, 0 };
   pid_t pgid = 0;
   const char *const *c;
   gboolean ok = TRUE;
@@ -266,10 +294,30 @@ sd_gimp_run (SdGimp *gimp, const char *const *commands, guint timeout_s, char **
   timer = g_timeout_source_new_seconds (timeout_s);
   g_source_set_callback (timer, on_timeout, &state, NULL);
   g_source_attach (timer, context);
-  while (!state.exited && !state.timed_out)
+  for (i = 0; i < G_N_ELEMENTS (fatal_signals); i++)
+    {
+      watches[i] = (SignalWatch) { &state, fatal_signals[i] };
+      signal_sources[i] = g_unix_signal_source_new (fatal_signals[i]);
+      g_source_set_callback (signal_sources[i], on_signal, &watches[i], NULL);
+      g_source_attach (signal_sources[i], context);
+    }
+  while (!state.exited && !state.timed_out && !state.signal)
     g_main_context_iteration (context, TRUE);
   g_source_destroy (timer);
   g_source_unref (timer);
+  for (i = 0; i < G_N_ELEMENTS (fatal_signals); i++)
+    {
+      g_source_destroy (signal_sources[i]);
+      g_source_unref (signal_sources[i]);
+    }
+  if (state.signal)
+    {
+      /* Killed from outside: take GIMP and its plug-ins along, then die of the same signal. */
+      if (pgid > 0)
+        kill (-pgid, SIGKILL);
+      signal (state.signal, SIG_DFL);
+      raise (state.signal);
+    }
   if (state.timed_out && !state.exited)
     {
       if (pgid > 0)
