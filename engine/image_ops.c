@@ -129,8 +129,9 @@ sd_unsharp_mask (float *img, int c, int w, int h, float amount)
   g_free (blur);
 }
 
-void
-sd_latent_pack (const float *latent, int ch, int rows, int cols, float *tokens)
+/* Copies between the CHW latent and the packed tokens, in the direction `pack` says. */
+static void
+latent_tokens (float *latent, int ch, int rows, int cols, float *tokens, gboolean pack)
 {
   const int lw = 2 * cols, lh = 2 * rows;
   int r;
@@ -142,27 +143,27 @@ sd_latent_pack (const float *latent, int ch, int rows, int cols, float *tokens)
         for (k = 0; k < ch; k++)
           for (dy = 0; dy < 2; dy++)
             for (dx = 0; dx < 2; dx++)
-              tokens[((gsize) r * cols + c) * ch * 4 + k * 4 + dy * 2 + dx]
-                  = latent[(gsize) k * lw * lh + (gsize) (2 * r + dy) * lw + 2 * c + dx];
+              {
+                float *t = tokens + ((gsize) r * cols + c) * ch * 4 + k * 4 + dy * 2 + dx;
+                float *l = latent + (gsize) k * lw * lh + (gsize) (2 * r + dy) * lw + 2 * c + dx;
+                if (pack)
+                  *t = *l;
+                else
+                  *l = *t;
+              }
     }
+}
+
+void
+sd_latent_pack (const float *latent, int ch, int rows, int cols, float *tokens)
+{
+  latent_tokens ((float *) latent, ch, rows, cols, tokens, TRUE);
 }
 
 void
 sd_latent_unpack (const float *tokens, int ch, int rows, int cols, float *latent)
 {
-  const int lw = 2 * cols, lh = 2 * rows;
-  int r;
-#pragma omp parallel for schedule(static)
-  for (r = 0; r < rows; r++)
-    {
-      int c, k, dy, dx;
-      for (c = 0; c < cols; c++)
-        for (k = 0; k < ch; k++)
-          for (dy = 0; dy < 2; dy++)
-            for (dx = 0; dx < 2; dx++)
-              latent[(gsize) k * lw * lh + (gsize) (2 * r + dy) * lw + 2 * c + dx]
-                  = tokens[((gsize) r * cols + c) * ch * 4 + k * 4 + dy * 2 + dx];
-    }
+  latent_tokens (latent, ch, rows, cols, (float *) tokens, FALSE);
 }
 
 float *

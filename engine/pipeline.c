@@ -56,13 +56,11 @@ static gboolean
 runs_new (Gen *g, Runs *runs, int n_img, const float *img_ids, double theta, const SdAttnPlan *plan, GError **error)
 {
   SdFluxSetup s = { 0 };
-  int n_text = g->pos.n_t5, i;
-  float *ids = g_new0 (float, (gsize) (n_text + n_img) * 3);
+  int n_text = g->pos.n_t5;
+  float *ids = g_new0 (float, (gsize) (n_text + n_img) * 3); /* text positions stay 0 */
   gboolean ok;
 
   memcpy (ids + (gsize) n_text * 3, img_ids, (gsize) n_img * 3 * sizeof (float));
-  for (i = 0; i < n_text * 3; i++)
-    ids[i] = 0;
   s.txt = g->pos.t5;
   s.n_text = n_text;
   s.pooled = g->pos.pooled;
@@ -396,7 +394,8 @@ sd_engine_generate (SdEngine *e, const SdRequest *req, const SdCallbacks *cb, GE
   progress (&g, "encode", 0, 1);
   if (!sd_prompt_encode (e, q.prompt, &g.pos, error) || (g.cfg && !sd_prompt_encode (e, q.negative_prompt, &g.neg, error)))
     goto out;
-  sd_engine_release_encoders (e);
+  if (!e->opts.keep_text_encoders)
+    sd_engine_release_encoders (e); /* before the transformer needs the memory */
   progress (&g, "encode", 1, 1);
 
   if (q.init_rgb)

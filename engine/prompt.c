@@ -1,5 +1,5 @@
 /* prompt.c: encoding a prompt as FluxPipeline does: CLIP's pooled vector (77 tokens) and T5's
- * hidden states (padded to the model's length), encoders loaded on demand and released after. */
+ * hidden states (padded to the model's length), encoders loaded on demand; the caller releases them. */
 #include <string.h>
 
 #include "clip_model.h"
@@ -49,8 +49,6 @@ sd_prompt_encode (SdEngine *e, const char *text, SdPromptEmbeds *out, GError **e
     }
   if (!sd_clip_encode (e->clip, (const int *) cids->ids->data, cids->ids->len, &clip_hidden, &out->pooled, error))
     goto out;
-  if (!e->opts.keep_text_encoders)
-    g_clear_pointer (&e->clip, sd_clip_free);
   if (!e->t5 && !(e->t5 = sd_t5_load (e->be, e->files->t5, error)))
     goto out;
   if (sd_t5_config (e->t5)->d_model != fc->joint_attention_dim)
@@ -61,8 +59,6 @@ sd_prompt_encode (SdEngine *e, const char *text, SdPromptEmbeds *out, GError **e
     }
   if (!sd_t5_encode (e->t5, (const int *) tids->ids->data, tids->ids->len, &out->t5, error))
     goto out;
-  if (!e->opts.keep_text_encoders)
-    g_clear_pointer (&e->t5, sd_t5_free);
   out->n_t5 = tids->ids->len;
   out->truncated = cids->truncated || tids->truncated;
   ok = TRUE;
