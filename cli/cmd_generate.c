@@ -1,8 +1,9 @@
 /* cmd_generate.c: `scaledit generate` and `scaledit upscale`: a request from options, a progress
- * bar on a terminal, the PNG with its parameters. */
+ * bar on a terminal (with --verbose, time per phase and peak memory), the PNG with its parameters. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "scaledit.h"
@@ -17,11 +18,33 @@ on_sigint (int sig)
   g_atomic_int_set (&cancel_flag, 1);
 }
 
+/* What the progress callback keeps: the bar's mode and, with --verbose, when each phase began. */
+typedef struct {
+  gboolean tty, verbose;
+  char phase[16];
+  gint64 phase_start;
+  GString *timings;
+} Progress;
+
+/* With --verbose: a phase ends when the next one starts (or at the end). */
+static void
+phase_switch (Progress *pr, const char *phase)
+{
+  gint64 now = g_get_monotonic_time ();
+  if (pr->phase[0])
+    g_string_append_printf (pr->timings, "scaledit: phase %-9s %8.2f s\n", pr->phase, (now - pr->phase_start) / 1e6);
+  g_strlcpy (pr->phase, phase ? phase : "", sizeof pr->phase);
+  pr->phase_start = now;
+}
+
 static void
 on_progress (const char *phase, int step, int total, gpointer data)
 {
-  gboolean tty = GPOINTER_TO_INT (data);
+  Progress *pr = data;
+  gboolean tty = pr->tty;
   int width = 30, filled = total > 0 ? step * width / total : width, i;
+  if (pr->verbose && strcmp (phase, pr->phase) != 0)
+    phase_switch (pr, phase);
   if (!tty)
     {
       if (step == total)
@@ -47,13 +70,15 @@ run (int argc, char **argv, gboolean upscale)
   int depth = 8, steps = -1, scale = 0;
   double guidance = -1, detail_guidance = -1, true_cfg = 1, ntk = -1, sharpen = -1, lora_scale = 1;
   gint64 seed = -1;
-  gboolean verbose = FALSE, preview = FALSE;
+  gboolean verbose = FALSE, preview = FALSE, no_model_lora = FALSE;
   GOptionContext *ctx;
   GError *error = NULL;
   SdEngine *engine = NULL;
   SdResult *res = NULL;
   SdCallbacks cb = { 0 };
+  Progress pr = { 0 };
   float *init = NULL;
+  gint64 t_open;
   int rc = 1;
 
   sd_request_init (&q);
@@ -84,8 +109,10 @@ run (int argc, char **argv, gboolean upscale)
       { "ntk", 0, 0, G_OPTION_ARG_DOUBLE, &ntk, "RoPE theta factor of the detail pass (10)", "F" },
       { "sharpen", 0, 0, G_OPTION_ARG_DOUBLE, &sharpen, "unsharp-mask amount of the handover (0.5)", "A" },
       { "order", 0, 0, G_OPTION_ARG_STRING, &order, "token order: hilbert, window or raster", "ORDER" },
-      { "lora", 0, 0, G_OPTION_ARG_FILENAME, &lora, "LoRA file", "PATH" },
-      { "lora-scale", 0, 0, G_OPTION_ARG_DOUBLE, &lora_scale, "LoRA scale (1)", "S" },
+      { "lora", 0, 0, G_OPTION_ARG_FILENAME, &lora, "Scale-DiT bridge LoRA of the detail pass (PEFT folder or .safetensors)",
+        "PATH" },
+      { "lora-scale", 0, 0, G_OPTION_ARG_DOUBLE, &lora_scale, "LoRA scale (1; 0: none)", "S" },
+      { "no-model-lora", 0, 0, G_OPTION_ARG_NONE, &no_model_lora, "do not use the model folder's scale_dit_lora/", NULL },
       { "preview", 0, 0, G_OPTION_ARG_NONE, &preview, "stop after the global pass and write its picture", NULL },
       { "depth", 0, 0, G_OPTION_ARG_INT, &depth, "PNG bits per channel: 8 or 16", "8|16" },
       { "in", 'i', 0, G_OPTION_ARG_FILENAME, &in, "upscale: the input picture (PNG)", "IMG" },
@@ -125,6 +152,7 @@ run (int argc, char **argv, gboolean upscale)
     q.sharpen = (float) sharpen;
   q.lora_path = lora;
   q.lora_scale = (float) lora_scale;
+  q.use_model_lora = !no_model_lora;
   q.preview_only = preview;
   if (order)
     {
@@ -158,12 +186,17 @@ run (int argc, char **argv, gboolean upscale)
   eo.t5_path = t5;
   eo.tokenizer_path = tokenizers;
   eo.backend = device;
+  t_open = g_get_monotonic_time ();
   if (!(engine = sd_engine_open (&eo, &error)))
     goto fail;
   if (verbose)
-    fprintf (stderr, "scaledit: %s\n", sd_engine_describe (engine));
+    fprintf (stderr, "scaledit: %s (loaded in %.2f s)\n", sd_engine_describe (engine),
+             (g_get_monotonic_time () - t_open) / 1e6);
+  pr.tty = isatty (2);
+  pr.verbose = verbose;
+  pr.timings = g_string_new (NULL);
   cb.on_progress = on_progress;
-  cb.user_data = GINT_TO_POINTER (isatty (2));
+  cb.user_data = &pr;
   cb.cancel = &cancel_flag;
   signal (SIGINT, on_sigint);
   if (!(res = sd_engine_generate (engine, &q, &cb, &error)))
@@ -174,8 +207,14 @@ run (int argc, char **argv, gboolean upscale)
     fprintf (stderr, "scaledit: the prompt is longer than the text encoders read: its end was cut off\n");
   printf ("%s: %dx%d, seed %" G_GINT64_FORMAT ", %.1f s\n", out, res->width, res->height, res->seed, res->seconds);
   if (verbose)
-    fprintf (stderr, "scaledit: peak compute-device memory %.1f MiB\n",
-             res->peak_device_bytes / 1048576.0);
+    {
+      struct rusage ru;
+      phase_switch (&pr, NULL);
+      fputs (pr.timings->str, stderr);
+      fprintf (stderr, "scaledit: peak compute-device memory %.1f MiB\n", res->peak_device_bytes / 1048576.0);
+      if (getrusage (RUSAGE_SELF, &ru) == 0)
+        fprintf (stderr, "scaledit: peak host memory (resident) %.1f MiB\n", ru.ru_maxrss / 1024.0);
+    }
   rc = 0;
   goto out;
 fail:
@@ -187,6 +226,8 @@ out:
   sd_result_free (res);
   sd_engine_close (engine);
   g_option_context_free (ctx);
+  if (pr.timings)
+    g_string_free (pr.timings, TRUE);
   g_free (init);
   g_free (model); g_free (device); g_free (prompt); g_free (negative); g_free (out); g_free (in); g_free (order);
   g_free (vae); g_free (clip); g_free (t5); g_free (tokenizers); g_free (lora);

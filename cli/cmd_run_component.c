@@ -1,4 +1,5 @@
-/* cmd_run_component.c: `scaledit run-component NAME --model PATH --in IN.safetensors --out OUT.safetensors`. */
+/* cmd_run_component.c: `scaledit run-component NAME --model PATH --in IN.safetensors --out OUT.safetensors`
+ * (flux: optionally --lora PATH --lora-scale S --lora-routing all|scale-dit). */
 #include <stdio.h>
 
 #include "scaledit.h"
@@ -7,12 +8,18 @@
 int
 cmd_run_component (int argc, char **argv)
 {
-  char *model = NULL, *in = NULL, *out = NULL, *device = NULL;
+  char *model = NULL, *in = NULL, *out = NULL, *device = NULL, *lora = NULL, *routing = NULL;
+  double lora_scale = 1.0;
+  SdComponentOptions copts = { 0 };
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "model folder or file", "PATH" },
     { "in", 'i', 0, G_OPTION_ARG_FILENAME, &in, "input tensors", "IN.safetensors" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "output tensors", "OUT.safetensors" },
     { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "auto, cpu or cuda (default auto)", "DEVICE" },
+    { "lora", 0, 0, G_OPTION_ARG_FILENAME, &lora, "flux: a LoRA (PEFT folder, diffusers file)", "PATH" },
+    { "lora-scale", 0, 0, G_OPTION_ARG_DOUBLE, &lora_scale, "flux: the LoRA's scale (1)", "S" },
+    { "lora-routing", 0, 0, G_OPTION_ARG_STRING, &routing,
+      "flux: all (every token) or scale-dit (LR tokens every layer, text/HR q, k, v only)", "all|scale-dit" },
     { NULL }
   };
   GOptionContext *ctx = g_option_context_new ("COMPONENT - run one model component");
@@ -36,7 +43,10 @@ cmd_run_component (int argc, char **argv)
       rc = 2;
       goto out;
     }
-  if (!sd_run_component (argv[1], model, device ? device : "auto", in, out, &error))
+  copts.lora_path = lora;
+  copts.lora_scale = (float) lora_scale;
+  copts.lora_routing = routing;
+  if (!sd_run_component_full (argv[1], model, device ? device : "auto", in, out, &copts, &error))
     {
       fprintf (stderr, "scaledit run-component: %s\n", error->message);
       goto out;
@@ -51,5 +61,7 @@ out:
   g_free (in);
   g_free (out);
   g_free (device);
+  g_free (lora);
+  g_free (routing);
   return rc;
 }

@@ -1,145 +1,30 @@
-/* cuda_attention.cu: the fused attention kernel (flash-attention style, bf16 mma.sync m16n8k16,
- * f32 online softmax): dense, causal (CLIP), with T5's relative bias, or block-sparse over a
- * Scale-DiT plan, applying the token mask only inside partial blocks.
+/* cuda_attention.cu: the attention entry point (checks, plan upload, choice of kernel) and the
+ * portable fused kernel for sm_80/86/89 (flash-attention style, bf16 mma.sync m16n8k16, f32 online
+ * softmax): dense, causal (CLIP), with T5's relative bias, or block-sparse over a Scale-DiT plan,
+ * applying the token mask only inside partial blocks. On sm_90a the Hopper kernel
+ * (cuda_attention_sm90.cu) runs instead, and head dim 512 (the VAE) goes to cuda_attention_wide.cu;
+ * SCALEDIT_ATTENTION=mma forces this kernel (for comparison).
  *
  * One CTA of 4 warps takes a 128-query tile of one head (32 rows per warp, Q in shared memory)
  * and streams 64-key K/V tiles through shared memory with cp.async, two stages deep; two CTAs
  * share a multiprocessor. With a plan the tile visits the key blocks its query block lists and
  * reads the token mask of partial tiles as precomputed bits (cuda_plan.cu); plans need q_block a
- * multiple of 128 and k_block a multiple of 64. Head dims 64 and 128; q/k/v/out offsets and row strides must be
- * multiples of 8 elements (16-byte rows). */
+ * multiple of 128 and k_block a multiple of 64. Head dims 64 and 128 (512 in the wide kernel);
+ * q/k/v/out offsets and row strides must be multiples of 8 elements (16-byte rows). */
 #include <math.h>
+#include <string.h>
 
-#include "cuda_internal.h"
+#include "cuda_attention.h"
+#include "cuda_mma.cuh"
 
-#define BM 128
+#define BM ATTN_MMA_BM
 #define BN 64
 #define MT 2                        /* 16-row m-tiles per warp */
 #define NWARPS (BM / (16 * MT))
 #define NTHREADS (NWARPS * 32)
-#define LOG2E 1.4426950408889634f
 
-typedef struct {
-  const bf16 *q, *k, *v;
-  bf16 *out;
-  long ldq, ldk, ldv, ldo;
-  int n_q, n_kv, heads, n_qtiles;
-  float scale_log2;
-  int causal;
-  const bf16 *bias; /* [heads][n_q + n_kv - 1] or NULL */
-  /* Plan (row_start NULL: dense). */
-  const int *row_start, *kblock;
-  const unsigned char *partial;
-  const unsigned long long *mask; /* per partial tile and query row: bit c allows key c */
-  const int *order;
-  int q_block, k_block;
-} AttnParams;
-
-static __device__ __forceinline__ unsigned
-smem_addr (const void *p)
-{
-  return (unsigned) __cvta_generic_to_shared (p);
-}
-
-static __device__ __forceinline__ void
-cp_async16 (void *dst, const void *src, int src_bytes)
-{
-  asm volatile ("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr (dst)), "l"(src),
-                "r"(src_bytes));
-}
-
-static __device__ __forceinline__ void
-cp_async_commit ()
-{
-  asm volatile ("cp.async.commit_group;\n" ::);
-}
-
-template <int N>
-static __device__ __forceinline__ void
-cp_async_wait ()
-{
-  asm volatile ("cp.async.wait_group %0;\n" ::"n"(N));
-}
-
-static __device__ __forceinline__ void
-ldsm_x4 (unsigned *r, const void *p)
-{
-  asm volatile ("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                : "r"(smem_addr (p)));
-}
-
-static __device__ __forceinline__ void
-ldsm_x4_trans (unsigned *r, const void *p)
-{
-  asm volatile ("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                : "r"(smem_addr (p)));
-}
-
-static __device__ __forceinline__ void
-mma_bf16 (float *c, const unsigned *a, unsigned b0, unsigned b1)
-{
-  asm volatile ("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-                "{%8,%9}, {%0,%1,%2,%3};\n"
-                : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-static __device__ __forceinline__ float
-fast_exp2 (float x)
-{
-  float y;
-  asm ("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-  return y;
-}
-
-static __device__ __forceinline__ unsigned
-pack_bf16 (float lo, float hi)
-{
-  __nv_bfloat162 h = __floats2bfloat162_rn (lo, hi);
-  return *reinterpret_cast<unsigned *> (&h);
-}
-
-/* Byte offset of 16-byte chunk `ch` of row `row` in a swizzled tile of D bf16 columns. */
-template <int D>
-static __device__ __forceinline__ int
-swz (int row, int ch)
-{
-  return row * (D * 2) + ((ch ^ (row & 7)) << 4);
-}
-
-/* Copies rows [start, start + rows) of one head into a swizzled tile; rows at or past `limit`
- * are zero-filled. */
-template <int D>
-static __device__ __forceinline__ void
-load_tile (char *dst, const bf16 *base, long ld, int start, int rows, int limit)
-{
-  constexpr int CH = D / 8;
-  for (int i = threadIdx.x; i < rows * CH; i += NTHREADS)
-    {
-      int r = i / CH, ch = i % CH, gr = start + r;
-      const bf16 *src = gr < limit ? base + gr * ld + ch * 8 : base;
-      cp_async16 (dst + swz<D> (r, ch), src, gr < limit ? 16 : 0);
-    }
-}
-
-/* Where key tile i of this CTA starts; *mask_tile is the tile's index into the plan's bit masks,
- * or -1 when every pair of the tile is allowed. */
-static __device__ __forceinline__ int
-tile_start (const AttnParams &p, int e0, int per_entry, int i, int *mask_tile)
-{
-  if (!p.row_start)
-    {
-      *mask_tile = -1;
-      return i * BN;
-    }
-  int e = e0 + i / per_entry, sub = i % per_entry;
-  *mask_tile = p.partial[e] ? e * per_entry + sub : -1;
-  return p.kblock[e] * p.k_block + sub * BN;
-}
-
-template <int D>
+/* MODE: 0 dense (ragged ends only), 1 plan, 2 causal and/or bias. */
+template <int D, int MODE>
 static __global__ void __launch_bounds__ (NTHREADS, 2)
 attention_kernel (AttnParams p)
 {
@@ -154,7 +39,7 @@ attention_kernel (AttnParams p)
 
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   int qt, head;
-  if (p.order)
+  if (MODE == 1)
     {
       int item = p.order[blockIdx.x];
       qt = item / p.heads;
@@ -164,14 +49,14 @@ attention_kernel (AttnParams p)
     {
       head = blockIdx.x / p.n_qtiles;
       qt = blockIdx.x % p.n_qtiles;
-      if (p.causal)
+      if (MODE == 2 && p.causal)
         qt = p.n_qtiles - 1 - qt;
     }
   const int q0 = qt * BM;
   const bf16 *kbase = p.k + (long) head * D, *vbase = p.v + (long) head * D;
 
   int e0 = 0, per_entry = 1, n_tiles, mask_row0 = 0;
-  if (p.row_start)
+  if (MODE == 1)
     {
       int b = q0 / p.q_block;
       e0 = p.row_start[b];
@@ -181,18 +66,18 @@ attention_kernel (AttnParams p)
     }
   else
     {
-      int end = p.causal ? min (p.n_kv, q0 + BM) : p.n_kv;
+      int end = MODE == 2 && p.causal ? min (p.n_kv, q0 + BM) : p.n_kv;
       n_tiles = (end + BN - 1) / BN;
     }
 
   /* Q, then the first K/V tile. */
-  load_tile<D> (sq, p.q + (long) head * D, p.ldq, q0, BM, p.n_q);
+  load_tile<D, NTHREADS> (sq, p.q + (long) head * D, p.ldq, q0, BM, p.n_q);
   int next_mask = -1;
-  int next_start = n_tiles > 0 ? tile_start (p, e0, per_entry, 0, &next_mask) : 0;
+  int next_start = n_tiles > 0 ? attn_tile_start<MODE == 1, BN> (p, e0, per_entry, 0, &next_mask) : 0;
   if (n_tiles > 0)
     {
-      load_tile<D> (STAGE_K (0), kbase, p.ldk, next_start, BN, p.n_kv);
-      load_tile<D> (STAGE_V (0), vbase, p.ldv, next_start, BN, p.n_kv);
+      load_tile<D, NTHREADS> (STAGE_K (0), kbase, p.ldk, next_start, BN, p.n_kv);
+      load_tile<D, NTHREADS> (STAGE_V (0), vbase, p.ldv, next_start, BN, p.n_kv);
     }
   cp_async_commit ();
 
@@ -214,34 +99,29 @@ attention_kernel (AttnParams p)
       const int kstart = next_start, mask_tile = next_mask;
       if (i + 1 < n_tiles)
         {
-          next_start = tile_start (p, e0, per_entry, i + 1, &next_mask);
-          load_tile<D> (STAGE_K (st ^ 1), kbase, p.ldk, next_start, BN, p.n_kv);
-          load_tile<D> (STAGE_V (st ^ 1), vbase, p.ldv, next_start, BN, p.n_kv);
+          next_start = attn_tile_start<MODE == 1, BN> (p, e0, per_entry, i + 1, &next_mask);
+          load_tile<D, NTHREADS> (STAGE_K (st ^ 1), kbase, p.ldk, next_start, BN, p.n_kv);
+          load_tile<D, NTHREADS> (STAGE_V (st ^ 1), vbase, p.ldv, next_start, BN, p.n_kv);
         }
       cp_async_commit ();
-      /* this thread's mask rows (fetched before the barrier, used after S) */
-      unsigned long long raw[MT][2];
-      if (mask_tile >= 0)
+      /* this thread's 16 columns of each of its mask rows, reduced to bits before the barrier so
+       * that only 32 bits per m-tile stay live: bit 2j + b is column j * 8 + 2t + b */
+      unsigned bits[MT] = {};
+      if (MODE == 1 && mask_tile >= 0)
         {
           const unsigned long long *mrow = p.mask + (long) mask_tile * p.q_block + mask_row0 + wrow + g;
 #pragma unroll
           for (int m = 0; m < MT; m++)
             {
-              raw[m][0] = mrow[m * 16];
-              raw[m][1] = mrow[m * 16 + 8];
+              const unsigned long long r0 = mrow[m * 16], r1 = mrow[m * 16 + 8];
+#pragma unroll
+              for (int j = 0; j < 8; j++)
+                bits[m] |= (unsigned) ((r0 >> (j * 8 + 2 * t)) & 3) << (2 * j)
+                           | (unsigned) ((r1 >> (j * 8 + 2 * t)) & 3) << (16 + 2 * j);
             }
         }
       cp_async_wait<1> ();
       __syncthreads ();
-      /* keep only this thread's 16 columns of each row: bit 2j + b is column j * 8 + 2t + b */
-      unsigned bits[MT] = {};
-      if (mask_tile >= 0)
-#pragma unroll
-        for (int m = 0; m < MT; m++)
-#pragma unroll
-          for (int j = 0; j < 8; j++)
-            bits[m] |= (unsigned) ((raw[m][0] >> (j * 8 + 2 * t)) & 3) << (2 * j)
-                       | (unsigned) ((raw[m][1] >> (j * 8 + 2 * t)) & 3) << (16 + 2 * j);
 
       /* S = Q K^T for this warp's rows and the tile's 64 keys. */
       float s[MT][8][4];
@@ -273,8 +153,8 @@ attention_kernel (AttnParams p)
         }
 
       /* Scale to log2 units; mask only where some pair of the tile may be excluded. */
-      const bool elementwise = mask_tile >= 0 || p.bias || kstart + BN > p.n_kv
-                               || (p.causal && kstart + BN - 1 > q0);
+      const bool elementwise = (MODE == 1 && mask_tile >= 0) || kstart + BN > p.n_kv
+                               || (MODE == 2 && (p.bias || (p.causal && kstart + BN - 1 > q0)));
 #pragma unroll
       for (int m = 0; m < MT; m++)
 #pragma unroll
@@ -288,14 +168,14 @@ attention_kernel (AttnParams p)
                   int c = j * 8 + 2 * t + (e & 1);
                   int row = q0 + wrow + m * 16 + g + (e >> 1) * 8, col = kstart + c;
                   bool ok = col < p.n_kv && row < p.n_q;
-                  if (p.causal)
+                  if (MODE == 2 && p.causal)
                     ok = ok && col <= row;
-                  if (mask_tile >= 0)
+                  if (MODE == 1 && mask_tile >= 0)
                     ok = ok && ((bits[m] >> ((e >> 1) * 16 + 2 * j + (e & 1))) & 1);
                   if (!ok)
                     x = -INFINITY;
-                  else if (p.bias)
-                    x += __bfloat162float (p.bias[(long) head * (p.n_q + p.n_kv - 1) + (col - row) + p.n_q - 1]) * LOG2E;
+                  else if (MODE == 2 && p.bias)
+                    x += __bfloat162float (p.bias[(long) head * (p.n_q + p.n_kv - 1) + (col - row) + p.n_q - 1]) * ATTN_LOG2E;
                 }
               s[m][j][e] = x;
             }
@@ -403,18 +283,39 @@ attention_kernel (AttnParams p)
 #undef STAGE_V
 }
 
-template <int D>
+template <int D, int MODE>
 static void
-launch (CuBackend *cb, const AttnParams &p, unsigned grid)
+launch_mode (CuBackend *cb, const AttnParams &p, unsigned grid)
 {
   const int smem = 4 * BN * D * 2 + BM * D * 2;
   static int configured = 0;
   if (!configured)
     {
-      cudaFuncSetAttribute (attention_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+      cudaFuncSetAttribute (attention_kernel<D, MODE>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
       configured = 1;
     }
-  attention_kernel<D><<<grid, NTHREADS, smem, cb->stream>>> (p);
+  attention_kernel<D, MODE><<<grid, NTHREADS, smem, cb->stream>>> (p);
+}
+
+template <int D>
+static void
+launch (CuBackend *cb, const AttnParams &p, unsigned grid)
+{
+  if (p.row_start)
+    launch_mode<D, 1> (cb, p, grid);
+  else if (p.causal || p.bias)
+    launch_mode<D, 2> (cb, p, grid);
+  else
+    launch_mode<D, 0> (cb, p, grid);
+}
+
+void
+cu_attention_mma (CuBackend *cb, const AttnParams &p, int head_dim, unsigned grid)
+{
+  if (head_dim == 64)
+    launch<64> (cb, p, grid);
+  else
+    launch<128> (cb, p, grid);
 }
 
 static gboolean
@@ -423,20 +324,39 @@ view_ok (SdView v)
   return v.buf && v.off % 8 == 0 && v.ld % 8 == 0;
 }
 
+/* The portable kernel when SCALEDIT_ATTENTION=mma asks for it or the Hopper one is not there. */
+static gboolean
+use_sm90 (CuBackend *cb)
+{
+  const char *force = g_getenv ("SCALEDIT_ATTENTION");
+  if (force && strcmp (force, "mma") == 0)
+    return FALSE;
+  return cu_attention_sm90_available (cb);
+}
+
 void
 cu_attention (SdBackend *be, const SdAttnArgs *a)
 {
   CuBackend *cb = cu_backend (be);
   const SdAttnPlan *plan = a->plan;
+  const gboolean wide = a->head_dim == 512;
+  const gboolean sm90 = !wide && a->n_kv > 0 && use_sm90 (cb);
+  const int bm = wide ? ATTN_WIDE_BM : sm90 ? ATTN_SM90_BM : ATTN_MMA_BM;
   AttnParams p = {};
   unsigned grid;
 
   if (a->n_q <= 0 || a->heads <= 0)
     return;
-  if (a->head_dim != 64 && a->head_dim != 128)
+  if (a->head_dim != 64 && a->head_dim != 128 && !wide)
     {
-      cu_record (cb, SD_ERROR_UNSUPPORTED, "attention: head_dim %d (the CUDA kernel takes 64 and 128)",
+      cu_record (cb, SD_ERROR_UNSUPPORTED, "attention: head_dim %d (the CUDA kernels take 64, 128 and 512)",
                  a->head_dim);
+      return;
+    }
+  if (wide && (plan || a->causal || a->bias_by_delta))
+    {
+      cu_record (cb, SD_ERROR_UNSUPPORTED,
+                 "attention: head_dim 512 runs dense only (no plan, causal mask or bias)");
       return;
     }
   if (!view_ok (a->q) || !view_ok (a->k) || !view_ok (a->v) || !view_ok (a->out))
@@ -445,13 +365,13 @@ cu_attention (SdBackend *be, const SdAttnArgs *a)
                  "attention: q/k/v/out offsets and row strides must be multiples of 8 elements");
       return;
     }
-  if (plan && (plan->q_block % BM || plan->k_block % BN || plan->n_tokens != a->n_q
+  if (plan && (plan->q_block % bm || plan->k_block % 64 || plan->n_tokens != a->n_q
                || plan->n_tokens != a->n_kv || !plan->tokens))
     {
       cu_record (cb, SD_ERROR_UNSUPPORTED,
                  "attention: plan of %d tokens in %dx%d blocks for %d queries and %d keys (the CUDA kernel "
-                 "needs q_block a multiple of %d, k_block a multiple of %d, and n_q = n_kv = n_tokens)",
-                 plan->n_tokens, plan->q_block, plan->k_block, a->n_q, a->n_kv, BM, BN);
+                 "needs q_block a multiple of %d, k_block a multiple of 64, and n_q = n_kv = n_tokens)",
+                 plan->n_tokens, plan->q_block, plan->k_block, a->n_q, a->n_kv, bm);
       return;
     }
   p.q = cu_ptr (a->q);
@@ -465,14 +385,14 @@ cu_attention (SdBackend *be, const SdAttnArgs *a)
   p.n_q = a->n_q;
   p.n_kv = a->n_kv;
   p.heads = a->heads;
-  p.n_qtiles = (a->n_q + BM - 1) / BM;
-  p.scale_log2 = a->scale * LOG2E;
+  p.n_qtiles = (a->n_q + bm - 1) / bm;
+  p.scale_log2 = a->scale * ATTN_LOG2E;
   p.causal = a->causal;
   p.bias = a->bias_by_delta ? a->bias_by_delta->ptr : NULL;
   grid = (unsigned) p.n_qtiles * a->heads;
   if (plan)
     {
-      const CuPlanDevice *d = cu_plan_get (cb, plan, a->heads, BM);
+      const CuPlanDevice *d = cu_plan_get (cb, plan, a->heads, bm);
       if (!d)
         return;
       p.row_start = d->row_start;
@@ -484,9 +404,11 @@ cu_attention (SdBackend *be, const SdAttnArgs *a)
       p.k_block = plan->k_block;
       grid = d->n_order;
     }
-  if (a->head_dim == 64)
-    launch<64> (cb, p, grid);
+  if (wide)
+    cu_attention_wide (cb, p, grid);
+  else if (sm90)
+    cu_attention_sm90 (cb, p, a->head_dim, grid);
   else
-    launch<128> (cb, p, grid);
+    cu_attention_mma (cb, p, a->head_dim, grid);
   cu_check (cb, cudaGetLastError (), "attention");
 }

@@ -3,6 +3,7 @@
 #include <gmodule.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "cuda_internal.h"
 
@@ -36,12 +37,24 @@ format_bytes (size_t bytes)
 }
 
 /* Asks the stream's pool for memory; on failure sets error with the size asked for and leaves
- * the device usable (an allocation failure is not a sticky CUDA error). */
+ * the device usable (an allocation failure is not a sticky CUDA error). Counted memory (buffers
+ * and op scratch) also stops at the memory limit. */
 static void *
-pool_alloc (CuBackend *cb, size_t bytes, GError **error)
+pool_alloc (CuBackend *cb, size_t bytes, gboolean counted, GError **error)
 {
   void *p = NULL;
-  cudaError_t err = cudaMallocAsync (&p, bytes ? bytes : 16, cb->stream);
+  cudaError_t err;
+  if (counted && cb->memory_limit && bytes > cb->memory_limit - MIN (cb->memory_limit, cb->base.bytes_in_use))
+    {
+      char *size = format_bytes (bytes);
+      g_set_error (error, CU_ERROR, SD_ERROR_OUT_OF_MEMORY,
+                   "out of GPU memory allocating %s: %.1f MiB in use of the %.1f MiB that "
+                   "SCALEDIT_CUDA_MEMORY_LIMIT allows", size, cb->base.bytes_in_use / 1048576.0,
+                   cb->memory_limit / 1048576.0);
+      g_free (size);
+      return NULL;
+    }
+  err = cudaMallocAsync (&p, bytes ? bytes : 16, cb->stream);
   if (err != cudaSuccess)
     {
       char *size = format_bytes (bytes);
@@ -58,17 +71,48 @@ pool_alloc (CuBackend *cb, size_t bytes, GError **error)
   return p;
 }
 
-void *
-cu_temp_alloc (CuBackend *cb, size_t bytes, const char *what)
+static void *
+record_alloc (CuBackend *cb, size_t bytes, gboolean counted, const char *what)
 {
   GError *error = NULL;
-  void *p = pool_alloc (cb, bytes, &error);
+  void *p = pool_alloc (cb, bytes, counted, &error);
   if (!p)
     {
       cu_record (cb, error->code, "%s: %s", what, error->message);
       g_error_free (error);
     }
   return p;
+}
+
+void *
+cu_temp_alloc (CuBackend *cb, size_t bytes, const char *what)
+{
+  return record_alloc (cb, bytes, FALSE, what);
+}
+
+static void
+count_bytes (CuBackend *cb, gssize delta)
+{
+  cb->base.bytes_in_use += delta;
+  cb->base.peak_bytes = MAX (cb->base.peak_bytes, cb->base.bytes_in_use);
+}
+
+void *
+cu_scratch_alloc (CuBackend *cb, size_t bytes, const char *what)
+{
+  void *p = record_alloc (cb, bytes, TRUE, what);
+  if (p)
+    count_bytes (cb, (gssize) bytes);
+  return p;
+}
+
+void
+cu_scratch_free (CuBackend *cb, void *ptr, size_t bytes)
+{
+  if (!ptr)
+    return;
+  cu_temp_free (cb, ptr);
+  count_bytes (cb, -(gssize) bytes);
 }
 
 void
@@ -103,20 +147,45 @@ cu_segments (CuBackend *cb, const SdSegments *s, CuSegments *out)
   return TRUE;
 }
 
+static size_t
+elem_size (const SdBuf *b)
+{
+  return b->f32 ? sizeof (float) : sizeof (bf16);
+}
+
 static SdBuf *
-cu_alloc (SdBackend *be, gsize n, GError **error)
+alloc_as (SdBackend *be, gsize n, gboolean f32, GError **error)
 {
   CuBackend *cb = cu_backend (be);
   SdBuf *b;
-  void *p = pool_alloc (cb, n * sizeof (bf16), error);
+  void *p;
+  if (n > G_MAXSIZE / sizeof (float))
+    {
+      g_set_error (error, CU_ERROR, SD_ERROR_OUT_OF_MEMORY,
+                   "out of GPU memory allocating %" G_GSIZE_FORMAT " elements: more than memory can address", n);
+      return NULL;
+    }
+  p = pool_alloc (cb, n * (f32 ? sizeof (float) : sizeof (bf16)), TRUE, error);
   if (!p)
     return NULL;
   b = g_new0 (SdBuf, 1);
   b->ptr = (bf16 *) p;
   b->n = n;
-  be->bytes_in_use += n * sizeof (bf16);
-  be->peak_bytes = MAX (be->peak_bytes, be->bytes_in_use);
+  b->f32 = f32;
+  count_bytes (cb, (gssize) (n * elem_size (b)));
   return b;
+}
+
+static SdBuf *
+cu_alloc (SdBackend *be, gsize n, GError **error)
+{
+  return alloc_as (be, n, FALSE, error);
+}
+
+static SdBuf *
+cu_alloc_f32 (SdBackend *be, gsize n, GError **error)
+{
+  return alloc_as (be, n, TRUE, error);
 }
 
 static void
@@ -125,7 +194,7 @@ cu_release (SdBackend *be, SdBuf *buf)
   if (!buf)
     return;
   cu_temp_free (cu_backend (be), buf->ptr);
-  be->bytes_in_use -= buf->n * sizeof (bf16);
+  count_bytes (cu_backend (be), -(gssize) (buf->n * elem_size (buf)));
   g_free (buf);
 }
 
@@ -177,7 +246,7 @@ upload_any (CuBackend *cb, bf16 *dst, const void *src, SdDType dtype, gsize n, G
       cu_check (cb, cudaMemcpyAsync (dst, src, bytes, cudaMemcpyHostToDevice, cb->stream), "upload");
       return take_pending (cb, error);
     }
-  stage = pool_alloc (cb, bytes, error);
+  stage = pool_alloc (cb, bytes, FALSE, error);
   if (!stage)
     return FALSE;
   cu_check (cb, cudaMemcpyAsync (stage, src, bytes, cudaMemcpyHostToDevice, cb->stream), "upload");
@@ -189,9 +258,16 @@ upload_any (CuBackend *cb, bf16 *dst, const void *src, SdDType dtype, gsize n, G
 static gboolean
 cu_upload (SdBackend *be, SdBuf *dst, gsize off, const float *src, gsize n, GError **error)
 {
+  CuBackend *cb = cu_backend (be);
   if (!check_range (dst, off, n, error))
     return FALSE;
-  return upload_any (cu_backend (be), dst->ptr + off, src, SD_DTYPE_F32, n, error);
+  if (dst->f32)
+    {
+      cu_check (cb, cudaMemcpyAsync ((float *) dst->ptr + off, src, n * sizeof (float), cudaMemcpyHostToDevice,
+                                     cb->stream), "upload");
+      return take_pending (cb, error);
+    }
+  return upload_any (cb, dst->ptr + off, src, SD_DTYPE_F32, n, error);
 }
 
 static gboolean
@@ -203,7 +279,13 @@ cu_download (SdBackend *be, SdBuf *src, gsize off, float *dst, gsize n, GError *
     return FALSE;
   if (n == 0)
     return TRUE;
-  stage = (float *) pool_alloc (cb, n * sizeof (float), error);
+  if (src->f32)
+    {
+      cu_check (cb, cudaMemcpyAsync (dst, (float *) src->ptr + off, n * sizeof (float), cudaMemcpyDeviceToHost,
+                                     cb->stream), "download");
+      return cu_sync (be, error);
+    }
+  stage = (float *) pool_alloc (cb, n * sizeof (float), FALSE, error);
   if (!stage)
     return FALSE;
   cu_convert_to_f32 (cb, src->ptr + off, stage, n);
@@ -244,6 +326,7 @@ cu_destroy (SdBackend *be)
 static const SdBackendOps cu_ops = {
   .name = "cuda",
   .alloc = cu_alloc,
+  .alloc_f32 = cu_alloc_f32,
   .release = cu_release,
   .upload = cu_upload,
   .download = cu_download,
@@ -255,14 +338,47 @@ static const SdBackendOps cu_ops = {
   .layer_norm = cu_layer_norm,
   .rms_norm = cu_rms_norm,
   .head_norm_rope = cu_head_norm_rope,
-  .attention = cu_attention,
+  .attention = cu_attention_any,
   .add_gated = cu_add_gated,
   .activate = cu_activate,
   .mul = cu_mul,
   .axpby = cu_axpby,
   .gather_rows = cu_gather_rows,
   .copy = cu_copy,
+  .conv2d = cu_conv2d,
+  .group_norm_stats = cu_group_norm_stats,
+  .group_norm_apply = cu_group_norm_apply,
+  .upsample_nearest2x = cu_upsample_nearest2x,
+  .transpose = cu_transpose,
 };
+
+/* SCALEDIT_CUDA_MEMORY_LIMIT: bytes, or a number with K, M, G or T (powers of 1024). */
+static gboolean
+memory_limit_from_env (gsize *limit, GError **error)
+{
+  const char *v = g_getenv ("SCALEDIT_CUDA_MEMORY_LIMIT");
+  char *end = NULL;
+  double x;
+  *limit = 0;
+  if (!v || !*v)
+    return TRUE;
+  x = g_ascii_strtod (v, &end);
+  if (*end && strchr ("KMGT", g_ascii_toupper (*end)))
+    {
+      int k, power = (int) (strchr ("KMGT", g_ascii_toupper (*end)) - "KMGT") + 1;
+      for (k = 0; k < power; k++)
+        x *= 1024.0;
+      end++;
+    }
+  if (end == v || (*end && g_ascii_toupper (*end) != 'B') || !(x >= 1) || x > 1e18)
+    {
+      g_set_error (error, CU_ERROR, SD_ERROR_ARGUMENT,
+                   "SCALEDIT_CUDA_MEMORY_LIMIT=\"%s\": give a size in bytes, or with K, M, G or T", v);
+      return FALSE;
+    }
+  *limit = (gsize) x;
+  return TRUE;
+}
 
 extern "C" G_MODULE_EXPORT SdBackend *sd_backend_cuda_open (GError **error);
 
@@ -287,6 +403,11 @@ sd_backend_cuda_open (GError **error)
     }
   cb = g_new0 (CuBackend, 1);
   cb->base.ops = &cu_ops;
+  if (!memory_limit_from_env (&cb->memory_limit, error))
+    {
+      g_free (cb);
+      return NULL;
+    }
   cb->device = 0;
   if ((err = cudaSetDevice (0)) != cudaSuccess || (err = cudaGetDeviceProperties (&prop, 0)) != cudaSuccess
       || (err = cudaStreamCreateWithFlags (&cb->stream, cudaStreamNonBlocking)) != cudaSuccess)
@@ -306,6 +427,7 @@ sd_backend_cuda_open (GError **error)
       return NULL;
     }
   cb->sm_count = prop.multiProcessorCount;
+  cb->base.device_memory = cb->memory_limit ? MIN (cb->memory_limit, prop.totalGlobalMem) : prop.totalGlobalMem;
   if (cudaDeviceGetDefaultMemPool (&pool, 0) == cudaSuccess)
     cudaMemPoolSetAttribute (pool, cudaMemPoolAttrReleaseThreshold, &keep);
   if (cublasLtCreate (&cb->lt) != CUBLAS_STATUS_SUCCESS)

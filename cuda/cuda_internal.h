@@ -11,10 +11,12 @@
 
 typedef __nv_bfloat16 bf16;
 
-/* Every buffer holds n bf16 elements. */
+/* A buffer holds n bf16 elements, or n f32 elements when f32 is set (alloc_f32: group-norm
+ * statistics); ptr is then the float array's address. */
 struct SdBuf {
   bf16 *ptr;
   gsize n;
+  gboolean f32;
 };
 
 typedef struct CuPlanCache CuPlanCache;
@@ -29,6 +31,7 @@ typedef struct {
   size_t workspace_size;
   GError *pending;  /* the first failure an op recorded; sync() reports it */
   CuPlanCache *plans;
+  gsize memory_limit; /* SCALEDIT_CUDA_MEMORY_LIMIT: buffers + scratch above it fail (0: none) */
 } CuBackend;
 
 /* The engine's error domain (the same quark as sd_error_quark, which the module cannot link). */
@@ -46,6 +49,13 @@ cu_ptr (SdView v)
   return v.buf->ptr + v.off;
 }
 
+/* The address of an f32 view (alloc_f32 buffers). */
+static inline float *
+cu_ptr_f32 (SdView v)
+{
+  return (float *) v.buf->ptr + v.off;
+}
+
 G_BEGIN_DECLS
 
 /* Records the first failure for sync() to report; later ones are dropped. */
@@ -55,6 +65,10 @@ gboolean cu_check (CuBackend *cb, cudaError_t err, const char *what);
 /* Stream-ordered temporary device memory; records out-of-memory and returns NULL. */
 void *cu_temp_alloc (CuBackend *cb, size_t bytes, const char *what);
 void cu_temp_free (CuBackend *cb, void *ptr);
+/* Scratch that ops hold while they run (counted in bytes_in_use / peak_bytes and against the
+ * memory limit); cu_scratch_free takes the size it was given. */
+void *cu_scratch_alloc (CuBackend *cb, size_t bytes, const char *what);
+void cu_scratch_free (CuBackend *cb, void *ptr, size_t bytes);
 
 /* bf16 <-> f32 / f16 conversion on the device (n elements). */
 void cu_convert_to_bf16 (CuBackend *cb, const void *src, SdDType dtype, bf16 *dst, gsize n);
@@ -74,6 +88,18 @@ void cu_mul (SdBackend *be, SdView x, SdView y, int rows, int cols);
 void cu_axpby (SdBackend *be, float a, SdView x, float b, SdView y, int rows, int cols);
 void cu_gather_rows (SdBackend *be, SdView src, SdView dst, const int *idx, int n, int cols);
 void cu_copy (SdBackend *be, SdView src, SdView dst, int rows, int cols);
+/* Attention for head dims the fused kernel does not take (small test models): one warp per query
+ * and head, online softmax in f32, dense, causal, T5 bias or over a plan. */
+void cu_attention_generic (SdBackend *be, const SdAttnArgs *args);
+/* Picks the fused kernel or the generic path (the op table's attention). */
+void cu_attention_any (SdBackend *be, const SdAttnArgs *args);
+void cu_conv2d (SdBackend *be, const SdConv2dArgs *args);
+void cu_group_norm_stats (SdBackend *be, SdView x, int channels, int hw, int groups, SdView stats);
+void cu_group_norm_apply (SdBackend *be, SdView x, SdView y, int channels, int hw, int groups,
+                          SdBuf *mean_rstd, SdBuf *weight, SdBuf *bias, SdAct act);
+void cu_upsample_nearest2x (SdBackend *be, SdView x, int channels, int h, int w, SdView y, int h_out,
+                            int w_out, int oy, int ox);
+void cu_transpose (SdBackend *be, SdView src, SdView dst, int rows, int cols);
 
 /* The device copy of an attention plan (uploaded once, kept while its arrays stay the same). */
 typedef struct {

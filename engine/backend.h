@@ -84,6 +84,9 @@ typedef struct {
   const char *name;
   /* Memory. Sizes in elements. */
   SdBuf *(*alloc) (SdBackend *be, gsize n, GError **error);
+  /* A buffer of n f32 elements on every backend (alloc may store less precisely): for the ops
+   * that say they take one (group-norm statistics) and for upload/download. */
+  SdBuf *(*alloc_f32) (SdBackend *be, gsize n, GError **error);
   void (*release) (SdBackend *be, SdBuf *buf);
   gboolean (*upload) (SdBackend *be, SdBuf *dst, gsize off, const float *src, gsize n, GError **error);
   gboolean (*download) (SdBackend *be, SdBuf *src, gsize off, float *dst, gsize n, GError **error);
@@ -131,11 +134,11 @@ typedef struct {
   /* Group statistics of x (channels planes of hw elements, `groups` groups of channels/groups
    * consecutive channels): stats[2g] = mean of group g, stats[2g+1] = sum of squared deviations
    * from that mean (not divided by the count), both over the group's (channels/groups) * hw
-   * elements, computed in double and stored as f32 at stats.off. Callers merge the (mean, M2)
+   * elements, computed in double and stored at stats.off of an alloc_f32 buffer. Callers merge the (mean, M2)
    * pairs of several tiles (Chan's formula) to get whole-image statistics. */
   void (*group_norm_stats) (SdBackend *be, SdView x, int channels, int hw, int groups, SdView stats);
   /* y = act((x - mean[g]) * rstd[g] * weight[c] + bias[c]) with g = c / (channels / groups);
-   * mean_rstd holds mean[g] at 2g and rstd[g] at 2g+1. weight/bias may be NULL (1 and 0);
+   * mean_rstd (an alloc_f32 buffer) holds mean[g] at 2g and rstd[g] at 2g+1. weight/bias may be NULL (1 and 0);
    * act is SD_ACT_NONE or SD_ACT_SILU. In place (x == y) is allowed. */
   void (*group_norm_apply) (SdBackend *be, SdView x, SdView y, int channels, int hw, int groups,
                             SdBuf *mean_rstd, SdBuf *weight, SdBuf *bias, SdAct act);
@@ -151,6 +154,7 @@ typedef struct {
 struct SdBackend {
   const SdBackendOps *ops;
   gsize bytes_in_use, peak_bytes;
+  gsize device_memory; /* memory of a separate device (GPU) in bytes; 0: host memory (CPU) */
 };
 
 /* Opening backends: "auto" (cuda when a GPU works, else cpu), "cpu", "cuda". */

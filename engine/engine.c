@@ -25,6 +25,7 @@ sd_request_init (SdRequest *q)
   q->sharpen = 0.5f;
   q->order = SD_ORDER_HILBERT;
   q->lora_scale = 1.0f;
+  q->use_model_lora = TRUE;
 }
 
 /* T5's padded length: tokenizer_2/tokenizer_config.json's model_max_length when it is at most

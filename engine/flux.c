@@ -1,9 +1,11 @@
 /* flux.c: the FLUX transformer's forward pass over [text | image] tokens on the backend interface,
- * with AdaLN modulation that can differ per group of image tokens (Scale-DiT's LR guidance). */
+ * with AdaLN modulation that can differ per group of image tokens (Scale-DiT's LR guidance) and
+ * LoRA layers routed per token stream. */
 #include <math.h>
 #include <string.h>
 
 #include "flux_internal.h"
+#include "lora.h"
 #include "scaledit.h"
 
 #define MAX_GROUPS 4
@@ -23,6 +25,11 @@ struct SdFluxRun {
   SdBuf *emb_in;       /* [MAX_GROUPS, 256] */
   SdBuf *emb_h, *temb, *stemb, *emb_t; /* [MAX_GROUPS, D] */
   SdBuf *mod_a, *mod_b;    /* [MAX_GROUPS, 6D] */
+  const SdLora *lora;  /* NULL: none (or a user scale of 0) */
+  float lora_scale;
+  SdLoraRouting routing;
+  int lr0;             /* first LR row of the sequence (n without LR) */
+  SdBuf *lora_h, *lora_d; /* [N, max rank], [N, max LoRA output] */
 };
 
 static SdBuf *
@@ -39,12 +46,67 @@ sd_flux_run_free (SdFluxRun *r)
     return;
   {
     SdBuf *bufs[] = { r->txt, r->pooled, r->cos, r->sin, r->x, r->nrm, r->tmp, r->wide, r->cat,
-                      r->emb_in, r->emb_h, r->temb, r->stemb, r->emb_t, r->mod_a, r->mod_b };
+                      r->emb_in, r->emb_h, r->temb, r->stemb, r->emb_t, r->mod_a, r->mod_b, r->lora_h, r->lora_d };
     for (i = 0; i < G_N_ELEMENTS (bufs); i++)
       if (bufs[i])
         r->be->ops->release (r->be, bufs[i]);
   }
   g_free (r);
+}
+
+/* Adds the LoRA layers of `lin` to its output y over the span of `rows` rows starting at sequence
+ * row seq_r0 (x and y are views of the span's first row, x with K columns). q/k/v layers, and every
+ * layer under routing "all", reach every row; the others only the span's LR rows. */
+static void
+lora_add (SdFluxRun *r, const SdLinear *lin, SdView x, int K, SdView y, int seq_r0, int rows)
+{
+  SdBackend *be = r->be;
+  SdLoraLayer *const *ls;
+  int n, i;
+
+  if (!r->lora)
+    return;
+  ls = sd_lora_layers (r->lora, lin, &n);
+  for (i = 0; i < n; i++)
+    {
+      const SdLoraLayer *l = ls[i];
+      int a = 0;
+      if (!l->qkv && r->routing == SD_LORA_ROUTE_SCALE_DIT)
+        a = MAX (0, r->lr0 - seq_r0);
+      if (a >= rows)
+        continue;
+      be->ops->linear (be, sd_view (x.buf, x.off + (gsize) a * x.ld, x.ld), rows - a, K, l->a, NULL,
+                       sd_view (r->lora_h, 0, l->rank), l->rank, SD_ACT_NONE);
+      be->ops->linear (be, sd_view (r->lora_h, 0, l->rank), rows - a, l->rank, l->b, NULL, sd_view (r->lora_d, 0, l->out),
+                       l->out, SD_ACT_NONE);
+      be->ops->axpby (be, r->lora_scale * l->scale, sd_view (r->lora_d, 0, l->out), 1.0f,
+                      sd_view (y.buf, y.off + (gsize) a * y.ld + l->col0, y.ld), rows - a, l->out);
+    }
+}
+
+static gboolean
+has_lora (SdFluxRun *r, const SdLinear *lin)
+{
+  int n = 0;
+  if (r->lora)
+    sd_lora_layers (r->lora, lin, &n);
+  return n > 0;
+}
+
+/* y = act(x W^T + b) plus the LoRA of the linear (before the activation). */
+static void
+linear_lora (SdFluxRun *r, const SdLinear *lin, SdView x, int K, SdView y, int N, int seq_r0, int rows, SdAct act)
+{
+  const SdBackendOps *o = r->be->ops;
+  if (!has_lora (r, lin))
+    {
+      o->linear (r->be, x, rows, K, lin->w, lin->b, y, N, act);
+      return;
+    }
+  o->linear (r->be, x, rows, K, lin->w, lin->b, y, N, SD_ACT_NONE);
+  lora_add (r, lin, x, K, y, seq_r0, rows);
+  if (act != SD_ACT_NONE)
+    o->activate (r->be, y, y, rows, N, act);
 }
 
 SdFluxRun *
@@ -64,6 +126,15 @@ sd_flux_run_new (SdFlux *f, const SdFluxSetup *s, GError **error)
   r->n_img = s->n_img;
   r->n = n = s->n_text + s->n_img;
   r->plan = s->plan;
+  r->lora = s->lora_scale != 0.0f ? s->lora : NULL;
+  r->lora_scale = s->lora_scale;
+  r->routing = s->lora_routing;
+  r->lr0 = (int) n - s->n_lr;
+  if (s->n_lr < 0 || s->n_lr > s->n_img)
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_ARGUMENT, "%d LR tokens among %d image tokens", s->n_lr, s->n_img);
+      goto fail;
+    }
   if (s->n_img <= 0 || s->n_text < 0)
     {
       g_set_error (error, SD_ERROR, SD_ERROR_ARGUMENT, "a FLUX run needs image tokens (got %d) and text (got %d)",
@@ -84,6 +155,9 @@ sd_flux_run_new (SdFlux *f, const SdFluxSetup *s, GError **error)
       || !(r->mod_b = alloc (r, MAX_GROUPS * 6 * D, error)) || !(r->cos = alloc (r, n * half, error))
       || !(r->sin = alloc (r, n * half, error)) || !(r->txt = alloc (r, MAX (s->n_text, 1) * D, error)))
     goto fail;
+  if (r->lora && (!(r->lora_h = alloc (r, n * sd_lora_max_rank (r->lora), error))
+                  || !(r->lora_d = alloc (r, n * sd_lora_max_out (r->lora), error))))
+    goto fail;
 
   /* The text stream's input projection and the rotary tables do not change over the run. */
   if (s->n_text > 0)
@@ -91,8 +165,8 @@ sd_flux_run_new (SdFlux *f, const SdFluxSetup *s, GError **error)
       txt_in = sd_buf_from_host (r->be, s->txt, (gsize) s->n_text * c->joint_attention_dim, error);
       if (!txt_in)
         goto fail;
-      r->be->ops->linear (r->be, sd_view (txt_in, 0, c->joint_attention_dim), s->n_text, c->joint_attention_dim,
-                          f->context_embedder.w, f->context_embedder.b, sd_view (r->txt, 0, D), D, SD_ACT_NONE);
+      linear_lora (r, &f->context_embedder, sd_view (txt_in, 0, c->joint_attention_dim), c->joint_attention_dim,
+                   sd_view (r->txt, 0, D), D, 0, s->n_text, SD_ACT_NONE);
     }
   cosv = g_new (float, n * half);
   sinv = g_new (float, n * half);
@@ -213,8 +287,8 @@ double_block (SdFluxRun *r, SdFluxDouble *b, int G, const Span *spans)
                  6 * D, SD_ACT_NONE);
       o->layer_norm (be, sd_view (r->x, (gsize) sp->r0 * D, D), sd_view (r->nrm, (gsize) sp->r0 * D, D), sp->rows, D,
                      1e-6f, NULL, NULL, &m);
-      o->linear (be, sd_view (r->nrm, (gsize) sp->r0 * D, D), sp->rows, D, st[s]->qkv.w, st[s]->qkv.b,
-                 sd_view (r->wide, (gsize) sp->r0 * ldw, ldw), 3 * D, SD_ACT_NONE);
+      linear_lora (r, &st[s]->qkv, sd_view (r->nrm, (gsize) sp->r0 * D, D), D, sd_view (r->wide, (gsize) sp->r0 * ldw, ldw),
+                   3 * D, sp->r0, sp->rows, SD_ACT_NONE);
       o->head_norm_rope (be, sd_view (r->wide, (gsize) sp->r0 * ldw, ldw), sp->rows, c->heads, c->head_dim, 1e-6f,
                          st[s]->q_norm, NULL, NULL);
       o->head_norm_rope (be, sd_view (r->wide, (gsize) sp->r0 * ldw + D, ldw), sp->rows, c->heads, c->head_dim,
@@ -231,12 +305,12 @@ double_block (SdFluxRun *r, SdFluxDouble *b, int G, const Span *spans)
       SdView nrm = sd_view (r->nrm, (gsize) sp->r0 * D, D), hid = sd_view (r->wide, (gsize) sp->r0 * ldw, ldw);
       if (sp->rows == 0)
         continue;
-      o->linear (be, sd_view (r->cat, (gsize) sp->r0 * ldc, ldc), sp->rows, D, st[s]->proj.w, st[s]->proj.b, tmp, D,
-                 SD_ACT_NONE);
+      linear_lora (r, &st[s]->proj, sd_view (r->cat, (gsize) sp->r0 * ldc, ldc), D, tmp, D, sp->r0, sp->rows,
+                   SD_ACT_NONE);
       o->add_gated (be, x, tmp, sp->rows, D, sd_view (mods[s], 2 * D, 6 * D), sp->groups);
       o->layer_norm (be, x, nrm, sp->rows, D, 1e-6f, NULL, NULL, &m);
-      o->linear (be, nrm, sp->rows, D, st[s]->mlp0.w, st[s]->mlp0.b, hid, M, SD_ACT_GELU_TANH);
-      o->linear (be, hid, sp->rows, M, st[s]->mlp2.w, st[s]->mlp2.b, tmp, D, SD_ACT_NONE);
+      linear_lora (r, &st[s]->mlp0, nrm, D, hid, M, sp->r0, sp->rows, SD_ACT_GELU_TANH);
+      linear_lora (r, &st[s]->mlp2, hid, M, tmp, D, sp->r0, sp->rows, SD_ACT_NONE);
       o->add_gated (be, x, tmp, sp->rows, D, sd_view (mods[s], 5 * D, 6 * D), sp->groups);
     }
 }
@@ -253,14 +327,12 @@ single_block (SdFluxRun *r, SdFluxSingle *b, int G, const SdSegments *all)
   o->linear (be, sd_view (r->stemb, 0, D), G, D, b->mod.w, b->mod.b, sd_view (r->mod_a, 0, 3 * D), 3 * D,
              SD_ACT_NONE);
   o->layer_norm (be, sd_view (r->x, 0, D), sd_view (r->nrm, 0, D), r->n, D, 1e-6f, NULL, NULL, &m);
-  o->linear (be, sd_view (r->nrm, 0, D), r->n, D, b->lin1.w, b->lin1.b, sd_view (r->wide, 0, ldw), 3 * D + M,
-             SD_ACT_NONE);
+  linear_lora (r, &b->lin1, sd_view (r->nrm, 0, D), D, sd_view (r->wide, 0, ldw), 3 * D + M, 0, r->n, SD_ACT_NONE);
   o->head_norm_rope (be, sd_view (r->wide, 0, ldw), r->n, c->heads, c->head_dim, 1e-6f, b->q_norm, r->cos, r->sin);
   o->head_norm_rope (be, sd_view (r->wide, D, ldw), r->n, c->heads, c->head_dim, 1e-6f, b->k_norm, r->cos, r->sin);
   attention (r, ldw, ldc);
   o->activate (be, sd_view (r->wide, 3 * D, ldw), sd_view (r->cat, D, ldc), r->n, M, SD_ACT_GELU_TANH);
-  o->linear (be, sd_view (r->cat, 0, ldc), r->n, D + M, b->lin2.w, b->lin2.b, sd_view (r->tmp, 0, D), D,
-             SD_ACT_NONE);
+  linear_lora (r, &b->lin2, sd_view (r->cat, 0, ldc), D + M, sd_view (r->tmp, 0, D), D, 0, r->n, SD_ACT_NONE);
   o->add_gated (be, sd_view (r->x, 0, D), sd_view (r->tmp, 0, D), r->n, D, sd_view (r->mod_a, 2 * D, 3 * D), all);
 }
 
@@ -311,8 +383,8 @@ sd_flux_forward (SdFluxRun *r, SdBuf *img, const float *timesteps, int G, const 
     return FALSE;
   if (T > 0)
     o->copy (be, sd_view (r->txt, 0, D), sd_view (r->x, 0, D), T, D);
-  o->linear (be, sd_view (img, 0, c->in_channels), r->n_img, c->in_channels, f->x_embedder.w, f->x_embedder.b,
-             sd_view (r->x, (gsize) T * D, D), D, SD_ACT_NONE);
+  linear_lora (r, &f->x_embedder, sd_view (img, 0, c->in_channels), c->in_channels, sd_view (r->x, (gsize) T * D, D), D,
+               T, r->n_img, SD_ACT_NONE);
   for (i = 0; i < c->num_layers; i++)
     double_block (r, &f->dbl[i], G, spans);
   for (i = 0; i < c->num_single_layers; i++)
@@ -322,8 +394,8 @@ sd_flux_forward (SdFluxRun *r, SdBuf *img, const float *timesteps, int G, const 
     o->linear (be, sd_view (r->stemb, 0, D), G, D, f->norm_out.w, f->norm_out.b, sd_view (r->mod_a, 0, 2 * D),
                2 * D, SD_ACT_NONE);
     o->layer_norm (be, sd_view (r->x, (gsize) T * D, D), sd_view (r->nrm, 0, D), r->n_img, D, 1e-6f, NULL, NULL, &m);
-    o->linear (be, sd_view (r->nrm, 0, D), r->n_img, D, f->proj_out.w, f->proj_out.b,
-               sd_view (out, 0, c->out_channels), c->out_channels, SD_ACT_NONE);
+    linear_lora (r, &f->proj_out, sd_view (r->nrm, 0, D), D, sd_view (out, 0, c->out_channels), c->out_channels, T,
+                 r->n_img, SD_ACT_NONE);
   }
   return o->sync (be, error);
 }

@@ -25,6 +25,14 @@ gboolean sd_flux_config_from_bfl (SdTensorFile *tf, SdFluxConfig *cfg, GError **
 gboolean sd_flux_is_bfl (SdTensorFile *tf, const char **prefix);
 
 typedef struct SdFlux SdFlux;
+typedef struct SdLora SdLora; /* lora.h */
+
+/* Which tokens a LoRA reaches: every token, or Scale-DiT's bridge routing (LR guidance tokens get
+ * every LoRA'd linear, text and HR tokens only the q, k, v projections). */
+typedef enum {
+  SD_LORA_ROUTE_ALL,
+  SD_LORA_ROUTE_SCALE_DIT,
+} SdLoraRouting;
 
 /* Loads weights in diffusers names (from_bfl FALSE) or BFL names onto the backend. */
 SdFlux *sd_flux_load (SdBackend *be, SdTensorFile *tf, const SdFluxConfig *cfg, GError **error);
@@ -41,6 +49,10 @@ typedef struct {
   const float *rope_ids;
   double rope_theta;   /* 10000, times the NTK factor with LR guidance */
   const SdAttnPlan *plan; /* over [text | image]; NULL: dense */
+  int n_lr;            /* the last n_lr image tokens are LR guidance (for LoRA routing) */
+  const SdLora *lora;  /* NULL: the base model */
+  float lora_scale;    /* the user's scale; 0 runs the base model */
+  SdLoraRouting lora_routing;
 } SdFluxSetup;
 
 typedef struct SdFluxRun SdFluxRun;

@@ -1,12 +1,14 @@
 /* pipeline.c: Scale-DiT's two-stage generation: a dense global pass at target/f, the deterministic
  * handover (decode, bicubic upsample, unsharp mask, encode), and the detail pass over the
- * Hilbert-ordered [text | HR | LR] sequence with the local attention plan, then a tiled decode. */
+ * Hilbert-ordered [text | HR | LR] sequence with the local attention plan (and the Scale-DiT bridge
+ * LoRA, routed per token stream), then a tiled decode. */
 #include <math.h>
 #include <string.h>
 
 #include "engine_internal.h"
 #include "image_ops.h"
 #include "layout.h"
+#include "lora.h"
 #include "noise.h"
 
 #define LATENT_CH 16
@@ -20,6 +22,8 @@ typedef struct {
   int w16, h16, gw, gh; /* generated size and global size, multiples of 16 */
   float *sigmas;      /* global_steps + 1 */
   double mu;
+  SdLora *lora;       /* the detail pass's bridge LoRA, or NULL */
+  char *lora_name;    /* for the parameters text */
 } Gen;
 
 static gboolean
@@ -52,8 +56,10 @@ typedef struct {
   SdFluxRun *pos, *neg;
 } Runs;
 
+/* n_lr > 0: the detail pass, whose last n_lr tokens are the LR guidance and which runs the LoRA. */
 static gboolean
-runs_new (Gen *g, Runs *runs, int n_img, const float *img_ids, double theta, const SdAttnPlan *plan, GError **error)
+runs_new (Gen *g, Runs *runs, int n_img, int n_lr, const float *img_ids, double theta, const SdAttnPlan *plan,
+          GError **error)
 {
   SdFluxSetup s = { 0 };
   int n_text = g->pos.n_t5;
@@ -68,6 +74,13 @@ runs_new (Gen *g, Runs *runs, int n_img, const float *img_ids, double theta, con
   s.rope_ids = ids;
   s.rope_theta = theta;
   s.plan = plan;
+  s.n_lr = n_lr;
+  if (n_lr > 0 && g->lora)
+    {
+      s.lora = g->lora;
+      s.lora_scale = g->req->lora_scale;
+      s.lora_routing = SD_LORA_ROUTE_SCALE_DIT;
+    }
   runs->pos = sd_flux_run_new (g->e->flux, &s, error);
   runs->neg = NULL;
   ok = runs->pos != NULL;
@@ -107,11 +120,26 @@ velocity (Gen *g, Runs *runs, SdBuf *x, const float *ts, int n_groups, const SdS
   return TRUE;
 }
 
+/* Device memory VAE intermediates may stay in: what a GPU has beyond the resident weights, the
+ * tiles' budget and a margin, at most VAE_DEVICE_SLOTS (host memory and per-tile copies beyond). */
+#define VAE_DEVICE_SLOTS ((gsize) 12 << 30)
+#define VAE_DEVICE_RESERVE ((gsize) 4 << 30)
+
+static void
+vae_tiling (const Gen *g, SdVaeTiling *t)
+{
+  const SdBackend *be = g->e->be;
+  memset (t, 0, sizeof *t);
+  t->cancel = g->cb ? g->cb->cancel : NULL;
+  if (be->device_memory > be->bytes_in_use + VAE_DEVICE_RESERVE)
+    t->device_slot_bytes = MIN (VAE_DEVICE_SLOTS, be->device_memory - be->bytes_in_use - VAE_DEVICE_RESERVE);
+}
+
 static float *
 decode (Gen *g, const float *latent, int w, int h, GError **error)
 {
-  SdVaeTiling t = { 0 };
-  t.cancel = g->cb ? g->cb->cancel : NULL;
+  SdVaeTiling t;
+  vae_tiling (g, &t);
   return sd_vae_decode (g->e->vae, latent, w / 8, h / 8, &t, NULL, error);
 }
 
@@ -146,7 +174,7 @@ global_pass (Gen *g, GError **error)
   sd_noise_normal ((guint64) g->req->seed, 0, noise, n);
   sd_latent_pack (noise, LATENT_CH, rows, cols, tokens);
   raster_ids (rows, cols, 1, 1, ids);
-  if (!runs_new (g, &runs, n_img, ids, 10000, NULL, error) || !(x = sd_buf_from_host (be, tokens, n, error))
+  if (!runs_new (g, &runs, n_img, 0, ids, 10000, NULL, error) || !(x = sd_buf_from_host (be, tokens, n, error))
       || !(v = be->ops->alloc (be, n, error)) || (g->cfg && !(vneg = be->ops->alloc (be, n, error))))
     goto out;
   for (i = 0; i < g->req->global_steps; i++)
@@ -232,7 +260,7 @@ detail_pass (Gen *g, const float *x0, const float *lr_latent, GError **error)
     memcpy (seq + n_hr_el + (gsize) i * feat, raster + n_hr_el + (gsize) lay->lr_perm[i] * feat, feat * sizeof (float));
   for (i = 0; i < n_hr + n_lr; i++)
     memcpy (ids + (gsize) i * 3, lay->rope_ids + (gsize) (lay->hr_start + i) * 3, 3 * sizeof (float));
-  if (!runs_new (g, &runs, n_hr + n_lr, ids, 10000.0 * q->ntk_factor, plan, error)
+  if (!runs_new (g, &runs, n_hr + n_lr, n_lr, ids, 10000.0 * q->ntk_factor, plan, error)
       || !(x = sd_buf_from_host (be, seq, n, error)) || !(v = be->ops->alloc (be, n, error))
       || (g->cfg && !(vneg = be->ops->alloc (be, n, error))))
     goto out;
@@ -278,11 +306,11 @@ static float *
 handover (Gen *g, const float *image, int w, int h, GError **error)
 {
   float *up = sd_resize_bicubic (image, 3, w, h, g->w16, g->h16), *x0;
-  SdVaeTiling t = { 0 };
+  SdVaeTiling t;
   progress (g, "handover", 0, 1);
   if (g->req->sharpen > 0)
     sd_unsharp_mask (up, 3, g->w16, g->h16, g->req->sharpen);
-  t.cancel = g->cb ? g->cb->cancel : NULL;
+  vae_tiling (g, &t);
   x0 = sd_vae_encode (g->e->vae, up, g->w16, g->h16, &t, NULL, error);
   g_free (up);
   progress (g, "handover", 1, 1);
@@ -311,6 +339,42 @@ cache_store (SdEngine *e, char *key, float *latent, float *image, int gw, int gh
   e->cache.gh = gh;
 }
 
+/* The detail pass's LoRA: the request's, else the model folder's scale_dit_lora/ (unless turned
+ * off); none with a scale of 0 or without a detail pass. */
+static gboolean
+load_lora (SdEngine *e, Gen *g, GError **error)
+{
+  const SdRequest *q = g->req;
+  char *path = NULL;
+  if (q->global_factor < 2 || q->lora_scale == 0.0f)
+    return TRUE;
+  if (q->lora_path)
+    path = g_strdup (q->lora_path);
+  else if (q->use_model_lora && !e->files->single_file && e->files->transformer_config)
+    {
+      char *tdir = g_path_get_dirname (e->files->transformer_config), *root = g_path_get_dirname (tdir);
+      path = g_build_filename (root, "scale_dit_lora", NULL);
+      g_free (tdir);
+      g_free (root);
+      if (!g_file_test (path, G_FILE_TEST_IS_DIR))
+        g_clear_pointer (&path, g_free);
+    }
+  if (!path)
+    return TRUE;
+  g->lora = sd_lora_load (e->flux, path, error);
+  if (g->lora)
+    {
+      char *clean = g_strdup (path);
+      gsize len = strlen (clean);
+      while (len > 1 && clean[len - 1] == G_DIR_SEPARATOR)
+        clean[--len] = '\0';
+      g->lora_name = g_path_get_basename (clean);
+      g_free (clean);
+    }
+  g_free (path);
+  return g->lora != NULL;
+}
+
 static gboolean
 check_request (SdEngine *e, const SdRequest *q, GError **error)
 {
@@ -329,8 +393,8 @@ check_request (SdEngine *e, const SdRequest *q, GError **error)
     bad = "the upscale input is smaller than 16 pixels";
   else if (q->init_rgb && q->global_factor < 2)
     bad = "upscaling needs a global factor of at least 2";
-  else if (q->lora_path)
-    bad = "LoRA files are not supported yet";
+  else if (!isfinite (q->lora_scale))
+    bad = "the LoRA scale must be a finite number";
   if (bad)
     {
       g_set_error (error, SD_ERROR, SD_ERROR_ARGUMENT, "%s", bad);
@@ -356,6 +420,8 @@ parameters_text (SdEngine *e, const Gen *g, gint64 seed)
                             q->lr_radius, q->lr_window_span, q->ntk_factor, q->sharpen);
   if (g->cfg)
     g_string_append_printf (s, ", True CFG: %.3g", q->true_cfg_scale);
+  if (g->lora)
+    g_string_append_printf (s, ", LoRA: %s, LoRA scale: %.3g", g->lora_name, q->lora_scale);
   if (q->init_rgb)
     g_string_append_printf (s, ", Upscaled from: %dx%d", q->init_width, q->init_height);
   g_string_append_printf (s, ", Version: scaledit %s", "0.1.0");
@@ -385,6 +451,8 @@ sd_engine_generate (SdEngine *e, const SdRequest *req, const SdCallbacks *cb, GE
   g.gw = q.global_factor > 1 ? round16 ((double) g.w16 / q.global_factor) : g.w16;
   g.gh = q.global_factor > 1 ? round16 ((double) g.h16 / q.global_factor) : g.h16;
   g.sigmas = g_new (float, q.global_steps + 1);
+  if (!load_lora (e, &g, error))
+    goto out;
   /* the detail pass reuses the global pass's schedule and mu */
   g.mu = sd_schedule_mu (&e->schedule, (g.gw / 16) * (g.gh / 16));
   sd_schedule_sigmas (&e->schedule, q.global_steps, g.mu, g.sigmas);
@@ -403,8 +471,8 @@ sd_engine_generate (SdEngine *e, const SdRequest *req, const SdCallbacks *cb, GE
       /* upscale: the input, resized to the global size, is the guidance */
       float *img = sd_rgb_to_image (q.init_rgb, q.init_width, q.init_height);
       float *small = sd_resize_bicubic (img, 3, q.init_width, q.init_height, g.gw, g.gh);
-      SdVaeTiling t = { 0 };
-      t.cancel = cb ? cb->cancel : NULL;
+      SdVaeTiling t;
+      vae_tiling (&g, &t);
       lr = sd_vae_encode (e->vae, small, g.gw, g.gh, &t, NULL, error);
       g_free (small);
       if (!lr || cancelled (&g, error) || !(x0 = handover (&g, img, q.init_width, q.init_height, error)))
@@ -480,6 +548,8 @@ out:
   sd_prompt_embeds_clear (&g.pos);
   sd_prompt_embeds_clear (&g.neg);
   g_free (g.sigmas);
+  sd_lora_free (g.lora);
+  g_free (g.lora_name);
   g_free (glatent);
   g_free (gimage);
   g_free (x0);

@@ -6,7 +6,8 @@
 #include "vae.h"
 
 static const SdComponent components[] = {
-  { "flux", "hidden_states, encoder_hidden_states, pooled_projections, timestep, img_ids, txt_ids[, guidance]",
+  { "flux", "hidden_states, encoder_hidden_states, pooled_projections, timestep, img_ids, txt_ids[, guidance, "
+            "token_kinds, rope_theta, scale_dit_mask]",
     sd_flux_run_component },
   { "clip", "input_ids [n] or [batch, n], f32 or i64", sd_clip_run_component },
   { "t5", "input_ids [n] or [batch, n], f32 or i64", sd_t5_run_component },
@@ -41,6 +42,13 @@ gboolean
 sd_run_component (const char *component, const char *model_path, const char *backend_name,
                   const char *in_path, const char *out_path, GError **error)
 {
+  return sd_run_component_full (component, model_path, backend_name, in_path, out_path, NULL, error);
+}
+
+gboolean
+sd_run_component_full (const char *component, const char *model_path, const char *backend_name,
+                       const char *in_path, const char *out_path, const SdComponentOptions *opts, GError **error)
+{
   const SdComponent *c = NULL;
   SdTensorFile *inputs = NULL;
   SdBackend *be = NULL;
@@ -56,13 +64,20 @@ sd_run_component (const char *component, const char *model_path, const char *bac
       g_set_error (error, SD_ERROR, SD_ERROR_ARGUMENT, "unknown component \"%s\"", component);
       goto out;
     }
+  if (opts && opts->lora_path && c->run != sd_flux_run_component)
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_ARGUMENT, "a LoRA applies to the flux component only, not %s", component);
+      goto out;
+    }
   inputs = sd_tensors_open (in_path, error);
   if (!inputs)
     goto out;
   be = sd_backend_open (backend_name, error);
   if (!be)
     goto out;
-  if (!c->run (be, model_path, inputs, outputs, error) || !be->ops->sync (be, error))
+  if (!(c->run == sd_flux_run_component ? sd_flux_run_component_lora (be, model_path, inputs, outputs, opts, error)
+                                        : c->run (be, model_path, inputs, outputs, error))
+      || !be->ops->sync (be, error))
     goto out;
   ok = sd_tensors_write (out_path, (const SdTensorOut *) outputs->data, outputs->len, error);
 out:

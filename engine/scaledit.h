@@ -58,8 +58,16 @@ typedef struct {
   float ntk_factor;            /* RoPE theta multiplier with LR guidance (10) */
   float sharpen;               /* unsharp-mask amount of the handover (0.5) */
   SdTokenOrder order;
+  /* LoRA: the Scale-DiT bridge LoRA, applied in the detail pass only (the global pass runs the
+   * base model) with Scale-DiT's routing: LR guidance tokens get every LoRA'd linear, HR and text
+   * tokens only the q, k, v projections. lora_path is a PEFT folder (adapter_model.safetensors +
+   * adapter_config.json), a diffusers folder (pytorch_lora_weights.safetensors) or a .safetensors
+   * file; scale = alpha / rank (1 without alpha) times lora_scale. When lora_path is NULL and the
+   * model folder holds scale_dit_lora/ (the bundled model ships its LoRA there), that one is used
+   * unless use_model_lora is FALSE. lora_scale 0 runs the base model. */
   const char *lora_path;
-  float lora_scale;
+  float lora_scale;            /* 1 */
+  gboolean use_model_lora;     /* TRUE */
   /* Upscale: an sRGB float image (RGB, row-major) that replaces the global pass. */
   const float *init_rgb;
   int init_width, init_height;
@@ -109,6 +117,18 @@ char *sd_inspect (const char *path, GError **error);
  * writes its outputs to out_path (both safetensors). */
 gboolean sd_run_component (const char *component, const char *model_path, const char *backend,
                            const char *in_path, const char *out_path, GError **error);
+
+/* Options of the flux component: a LoRA applied with a scale and a routing ("all": every token;
+ * "scale-dit": LR tokens (token_kinds 2) every LoRA'd linear, text and HR tokens only q, k, v). */
+typedef struct {
+  const char *lora_path;    /* NULL: none */
+  float lora_scale;
+  const char *lora_routing; /* "all" (NULL) or "scale-dit" */
+} SdComponentOptions;
+
+gboolean sd_run_component_full (const char *component, const char *model_path, const char *backend,
+                                const char *in_path, const char *out_path, const SdComponentOptions *opts,
+                                GError **error);
 /* The components and the inputs each reads, one a line. */
 char *sd_component_names (void);
 

@@ -48,6 +48,9 @@ typedef struct {
   gsize budget_bytes;  /* device working memory the tiles may use; 0: 2 GiB (FLUX at 4096²
                         * needs 1 GiB of it for the attention's keys and values in f32) */
   int max_tile;        /* when > 0, caps every tile's side (output pixels of its layer) */
+  gsize device_slot_bytes; /* device memory full-resolution intermediates may stay in, on top of
+                            * the budget (0: all in host memory, copied through tile by tile);
+                            * a slot that does not fit goes to host memory */
   void (*on_tile) (int done, int total, gpointer user_data); /* after every tile */
   gpointer user_data;
   volatile gint *cancel; /* non-zero: stop between tiles with SD_ERROR_CANCELLED */
@@ -55,7 +58,8 @@ typedef struct {
 
 /* What a decode or encode used. */
 typedef struct {
-  gsize device_peak_bytes;   /* peak device working memory (weights excluded), <= the budget */
+  gsize device_peak_bytes;   /* peak device working memory (weights excluded), <= the budget
+                              * plus device_slot_bytes */
   gsize tile_peak_bytes;     /* peak of the conv passes: bounded by the tile size, not the image */
   gsize attention_peak_bytes; /* peak of the mid-block attention pass: whole-latent keys and
                                * values, a query tile and its scores */

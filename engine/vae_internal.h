@@ -48,10 +48,12 @@ struct SdVae {
   VaeConv quant, post_quant; /* w NULL: not used */
 };
 
-/* One host image slot of the plan: full-resolution CHW f32 in host memory. */
+/* One image slot of the plan: full-resolution CHW, f32 in host memory or, when the tiling allows,
+ * resident on the device. */
 typedef struct {
   int c, h, w;
   float *data;
+  SdBuf *dev;            /* or resident on the device: c planes of h * w (tiling.device_slot_bytes) */
   gboolean needs_stats;  /* a later pass normalizes it: its producer gathers group statistics */
   double *mean, *m2;     /* per group, merged over tiles */
   gint64 count;          /* elements merged per group */

@@ -8,8 +8,8 @@
 #include "scaledit.h"
 #include "vae_internal.h"
 
-/* Device bytes the backend's conv may hold as scratch (the CPU backend's im2col chunk bound). */
-#define CONV_SCRATCH_BYTES (8u << 20)
+/* Device bytes a backend's conv may hold as scratch (the largest im2col chunk bound: CUDA's). */
+#define CONV_SCRATCH_BYTES (32u << 20)
 /* Floats of attention scores the backend may hold for a block of queries (the CPU backend's
  * bound; at least one row of scores). */
 #define ATTN_SCRATCH_FLOATS (4u << 20)
@@ -25,6 +25,7 @@ typedef struct {
   int tiles_done, tiles_total;
   gsize host_bytes, host_peak, kv_bytes;
   gsize device_peak, tile_peak, attn_peak; /* device bytes above the weights */
+  gsize slot_cap, slot_dev_bytes;          /* device-resident slots: allowed, in use */
   double in_read, in_unique;
 } Run;
 
@@ -130,12 +131,76 @@ scatter (VaeSlot *s, int y0, int y1, int x0, int x1, const float *src)
               src + ((gsize) ch * (y1 - y0) + (y - y0)) * w, w * sizeof (float));
 }
 
+/* Channels [0, c) rows [y0, y1) cols [x0, x1) of a slot into dst (compact planes) on the device:
+ * device copies for a resident slot, else through the host stage. */
+static gboolean
+slot_read (Run *r, const VaeSlot *s, int c, int y0, int y1, int x0, int x1, SdBuf *dst, float *stage,
+           GError **error)
+{
+  SdBackend *be = r->be;
+  const int rows = y1 - y0, cols = x1 - x0;
+  const gsize plane = (gsize) s->h * s->w;
+  int ch;
+  if (!s->dev)
+    {
+      gather (s, c, y0, y1, x0, x1, stage);
+      return be->ops->upload (be, dst, 0, stage, (gsize) c * rows * cols, error);
+    }
+  if (cols == s->w)
+    be->ops->copy (be, sd_view (s->dev, (gsize) y0 * s->w, (int) plane), sd_view (dst, 0, rows * cols), c,
+                   rows * cols);
+  else
+    for (ch = 0; ch < c; ch++)
+      be->ops->copy (be, sd_view (s->dev, ch * plane + (gsize) y0 * s->w + x0, s->w),
+                     sd_view (dst, (gsize) ch * rows * cols, cols), rows, cols);
+  return TRUE;
+}
+
+/* The inverse: src (compact planes of all s->c channels) into rows [y0, y1) cols [x0, x1). */
+static gboolean
+slot_write (Run *r, VaeSlot *s, int y0, int y1, int x0, int x1, SdBuf *src, float *stage, GError **error)
+{
+  SdBackend *be = r->be;
+  const int rows = y1 - y0, cols = x1 - x0;
+  const gsize plane = (gsize) s->h * s->w;
+  int ch;
+  if (!s->dev)
+    {
+      if (!be->ops->download (be, src, 0, stage, (gsize) s->c * rows * cols, error))
+        return FALSE;
+      scatter (s, y0, y1, x0, x1, stage);
+      return TRUE;
+    }
+  if (cols == s->w)
+    be->ops->copy (be, sd_view (src, 0, rows * cols), sd_view (s->dev, (gsize) y0 * s->w, (int) plane), s->c,
+                   rows * cols);
+  else
+    for (ch = 0; ch < s->c; ch++)
+      be->ops->copy (be, sd_view (src, (gsize) ch * rows * cols, cols),
+                     sd_view (s->dev, ch * plane + (gsize) y0 * s->w + x0, s->w), rows, cols);
+  return TRUE;
+}
+
 static gboolean
 slot_alloc (Run *r, VaeSlot *s, GError **error)
 {
   gsize n = (gsize) s->c * s->h * s->w;
-  if (s->data)
+  if (s->data || s->dev)
     return TRUE;
+  if (r->slot_cap && r->slot_dev_bytes + n * sizeof (float) / 2 <= r->slot_cap)
+    {
+      /* resident on the device when it fits (the backend's own element size is counted) */
+      gsize before = r->be->bytes_in_use;
+      s->dev = r->be->ops->alloc (r->be, n ? n : 1, NULL);
+      if (s->dev && r->slot_dev_bytes + (r->be->bytes_in_use - before) <= r->slot_cap)
+        {
+          r->slot_dev_bytes += r->be->bytes_in_use - before;
+          return TRUE;
+        }
+      if (s->dev)
+        r->be->ops->release (r->be, s->dev);
+      s->dev = NULL;
+    }
   s->data = g_try_new (float, n ? n : 1);
   if (!s->data)
     {
@@ -152,6 +217,13 @@ slot_alloc (Run *r, VaeSlot *s, GError **error)
 static void
 slot_release (Run *r, VaeSlot *s)
 {
+  if (s->dev)
+    {
+      gsize before = r->be->bytes_in_use;
+      r->be->ops->release (r->be, s->dev);
+      r->slot_dev_bytes -= MIN (r->slot_dev_bytes, before - r->be->bytes_in_use);
+      s->dev = NULL;
+    }
   if (!s->data)
     return;
   r->host_bytes -= (gsize) s->c * s->h * s->w * sizeof (float);
@@ -235,14 +307,27 @@ typedef struct {
 } Bufs;
 
 static SdBuf *
-bufs_alloc (Run *r, Bufs *bs, gsize n, GError **error)
+bufs_alloc_as (Run *r, Bufs *bs, gboolean f32, gsize n, GError **error)
 {
   SdBuf *b;
   g_assert (bs->n < (int) G_N_ELEMENTS (bs->b));
-  b = r->be->ops->alloc (r->be, n ? n : 1, error);
+  b = (f32 ? r->be->ops->alloc_f32 : r->be->ops->alloc) (r->be, n ? n : 1, error);
   if (b)
     bs->b[bs->n++] = b;
   return b;
+}
+
+static SdBuf *
+bufs_alloc (Run *r, Bufs *bs, gsize n, GError **error)
+{
+  return bufs_alloc_as (r, bs, FALSE, n, error);
+}
+
+/* Group statistics and mean/rstd stay f32 on every backend. */
+static SdBuf *
+bufs_alloc_stats (Run *r, Bufs *bs, int groups, GError **error)
+{
+  return bufs_alloc_as (r, bs, TRUE, 2 * (gsize) groups, error);
 }
 
 static void
@@ -290,7 +375,7 @@ run_conv (Run *r, const VaePass *p, const TilePlan *tp, GError **error)
       || !(d_out = bufs_alloc (r, &bs, (gsize) p->c_out * px_max, error))
       || (res && !(d_res = bufs_alloc (r, &bs, (gsize) res->c * px_max, error)))
       || (p->shortcut && !(d_tmp = bufs_alloc (r, &bs, (gsize) p->c_out * px_max, error)))
-      || !(d_stats = bufs_alloc (r, &bs, 2 * G, error)) || !(d_mr = bufs_alloc (r, &bs, 2 * G, error)))
+      || !(d_stats = bufs_alloc_stats (r, &bs, G, error)) || !(d_mr = bufs_alloc_stats (r, &bs, G, error)))
     goto out;
   if (p->norm && !upload_mean_rstd (r, in, d_mr, error))
     goto out;
@@ -320,18 +405,13 @@ run_conv (Run *r, const VaePass *p, const TilePlan *tp, GError **error)
         if (p->upsample)
           {
             const int l0 = a0 >> 1, l1 = ((a1 - 1) >> 1) + 1, m0 = b0 >> 1, m1 = ((b1 - 1) >> 1) + 1;
-            gather (in, in->c, l0, l1, m0, m1, stage);
-            if (!be->ops->upload (be, d_low, 0, stage, (gsize) in->c * (l1 - l0) * (m1 - m0), error))
+            if (!slot_read (r, in, in->c, l0, l1, m0, m1, d_low, stage, error))
               goto out;
             be->ops->upsample_nearest2x (be, sd_view (d_low, 0, (l1 - l0) * (m1 - m0)), in->c, l1 - l0,
                                          m1 - m0, sd_view (d_in, 0, hin * win), hin, win, a0 & 1, b0 & 1);
           }
-        else
-          {
-            gather (in, in->c, a0, a1, b0, b1, stage);
-            if (!be->ops->upload (be, d_in, 0, stage, (gsize) in->c * hin * win, error))
-              goto out;
-          }
+        else if (!slot_read (r, in, in->c, a0, a1, b0, b1, d_in, stage, error))
+          goto out;
         r->in_read += (double) in->c * hin * win;
         if (p->norm)
           be->ops->group_norm_apply (be, sd_view (d_in, 0, hin * win), sd_view (d_in, 0, hin * win), in->c,
@@ -355,8 +435,7 @@ run_conv (Run *r, const VaePass *p, const TilePlan *tp, GError **error)
         if (res)
           {
             SdBuf *add = d_res;
-            gather (res, res->c, oy0, oy1, ox0, ox1, stage);
-            if (!be->ops->upload (be, d_res, 0, stage, (gsize) res->c * n, error))
+            if (!slot_read (r, res, res->c, oy0, oy1, ox0, ox1, d_res, stage, error))
               goto out;
             if (p->shortcut)
               {
@@ -376,9 +455,8 @@ run_conv (Run *r, const VaePass *p, const TilePlan *tp, GError **error)
             be->ops->axpby (be, 1.0f, sd_view (add, 0, n), 1.0f, sd_view (d_out, 0, n), p->c_out, n);
           }
         if (!tile_stats (r, out, d_out, p->c_out, n, d_stats, h_stats, error)
-            || !be->ops->download (be, d_out, 0, stage, (gsize) p->c_out * n, error))
+            || !slot_write (r, out, oy0, oy1, ox0, ox1, d_out, stage, error))
           goto out;
-        scatter (out, oy0, oy1, ox0, ox1, stage);
         if (!tile_done (r, error))
           goto out;
       }
@@ -418,8 +496,8 @@ run_attn (Run *r, const VaePass *p, const TilePlan *tp, GError **error)
   if (!(d_k = bufs_alloc (r, &bs, tokens * c, error)) || !(d_v = bufs_alloc (r, &bs, tokens * c, error))
       || !(d_x = bufs_alloc (r, &bs, c * px_max, error)) || !(d_xn = bufs_alloc (r, &bs, c * px_max, error))
       || !(d_t = bufs_alloc (r, &bs, c * px_max, error)) || !(d_q = bufs_alloc (r, &bs, c * px_max, error))
-      || !(d_o = bufs_alloc (r, &bs, c * px_max, error)) || !(d_stats = bufs_alloc (r, &bs, 2 * G, error))
-      || !(d_mr = bufs_alloc (r, &bs, 2 * G, error)) || !upload_mean_rstd (r, x, d_mr, error))
+      || !(d_o = bufs_alloc (r, &bs, c * px_max, error)) || !(d_stats = bufs_alloc_stats (r, &bs, G, error))
+      || !(d_mr = bufs_alloc_stats (r, &bs, G, error)) || !upload_mean_rstd (r, x, d_mr, error))
     goto out;
   r->kv_bytes = MAX (r->kv_bytes, 2 * tokens * c * sizeof (float));
   stage = g_try_new (float, c * px_max);
@@ -443,8 +521,7 @@ run_attn (Run *r, const VaePass *p, const TilePlan *tp, GError **error)
 
             if (cancelled (r, error))
               goto out;
-            gather (x, c, oy0, oy1, ox0, ox1, stage);
-            if (!be->ops->upload (be, d_x, 0, stage, (gsize) c * n, error))
+            if (!slot_read (r, x, c, oy0, oy1, ox0, ox1, d_x, stage, error))
               goto out;
             attn_tokens (r, p, d_x, d_xn, d_t, d_mr, c, n);
             if (phase == 0)
@@ -471,9 +548,8 @@ run_attn (Run *r, const VaePass *p, const TilePlan *tp, GError **error)
                 be->ops->transpose (be, sd_view (d_t, 0, c), sd_view (d_xn, 0, n), n, c);
                 be->ops->axpby (be, 1.0f, sd_view (d_x, 0, n), 1.0f, sd_view (d_xn, 0, n), c, n);
                 if (!tile_stats (r, x, d_xn, c, n, d_stats, h_stats, error)
-                    || !be->ops->download (be, d_xn, 0, stage, (gsize) c * n, error))
+                    || !slot_write (r, x, oy0, oy1, ox0, ox1, d_xn, stage, error))
                   goto out;
-                scatter (x, oy0, oy1, ox0, ox1, stage);
               }
             if (!tile_done (r, error))
               goto out;
@@ -503,6 +579,7 @@ sd_vae_run (const SdVae *vae, VaePlan *plan, const SdVaeTiling *tiling, SdVaeSta
   r.plan = plan;
   r.tiling = tiling;
   r.budget = tiling && tiling->budget_bytes ? tiling->budget_bytes : DEFAULT_BUDGET;
+  r.slot_cap = tiling ? tiling->device_slot_bytes : 0;
   if (plan->groups > MAX_GROUPS)
     {
       g_set_error (error, SD_ERROR, SD_ERROR_UNSUPPORTED, "norm_num_groups %d is more than %d",
@@ -539,10 +616,22 @@ sd_vae_run (const SdVae *vae, VaePlan *plan, const SdVaeTiling *tiling, SdVaeSta
         if (slot (&r, j)->last_use == (int) i)
           slot_release (&r, slot (&r, j));
     }
-  *out = slot (&r, plan->output)->data;
-  slot (&r, plan->output)->data = NULL;
+  if (slot (&r, plan->output)->dev)
+    {
+      VaeSlot *o = slot (&r, plan->output);
+      if (!(*out = sd_buf_to_host (be, o->dev, 0, (gsize) o->c * o->h * o->w, error)))
+        goto out;
+    }
+  else
+    {
+      *out = slot (&r, plan->output)->data;
+      slot (&r, plan->output)->data = NULL;
+    }
   ok = TRUE;
 out:
+  for (j = 0; j < plan->slots->len; j++)
+    if (slot (&r, j)->dev)
+      slot_release (&r, slot (&r, j));
   if (stats)
     {
       memset (stats, 0, sizeof *stats);

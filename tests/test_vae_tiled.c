@@ -1,6 +1,7 @@
 /* test_vae_tiled.c: tiled VAE decode / encode equal the untiled run for several tile sizes on
- * non-square images; the device working memory is bounded by the tile, not the image; cancel
- * between tiles stops cleanly; progress counts every tile. */
+ * non-square images, with intermediates in host memory, resident on the device, or both; the
+ * device working memory is bounded by the tile, not the image; cancel between tiles stops
+ * cleanly; progress counts every tile. */
 #include "scaledit.h"
 #include "testutil.h"
 #include "vae.h"
@@ -203,6 +204,55 @@ test_budget_too_small (void)
   sd_backend_close (be);
 }
 
+/* Intermediates resident on the device (all, or as many as a small allowance holds) give the
+ * same decode and encode as intermediates in host memory, and leave no device memory behind. */
+static void
+test_device_slots (gconstpointer data)
+{
+  const char *fixture = data;
+  static const gsize caps[] = { (gsize) 1 << 30, 24 * 1024 };
+  SdBackend *be = sd_backend_cpu_new ();
+  SdVae *vae = load (be, fixture);
+  const SdVaeConfig *c = sd_vae_get_config (vae);
+  const int f = sd_vae_factor (vae), lw = 11, lh = 7, iw = 45, ih = 26;
+  GRand *rng = g_rand_new_with_seed (g_test_rand_int ());
+  float *lat = sd_test_random (rng, (gsize) c->latent_channels * lw * lh, 2.0f);
+  float *img = sd_test_random (rng, (gsize) c->in_channels * iw * ih, 1.0f);
+  GError *error = NULL;
+  SdVaeTiling t = { 0 };
+  float *dec0, *enc0;
+  int elw, elh;
+  gsize i, base = be->bytes_in_use;
+
+  sd_vae_latent_size (vae, iw, ih, &elw, &elh);
+  t.max_tile = 5;
+  dec0 = sd_vae_decode (vae, lat, lw, lh, &t, NULL, &error);
+  g_assert_no_error (error);
+  enc0 = sd_vae_encode (vae, img, iw, ih, &t, NULL, &error);
+  g_assert_no_error (error);
+  for (i = 0; i < G_N_ELEMENTS (caps); i++)
+    {
+      float *dec, *enc;
+      t.device_slot_bytes = caps[i];
+      dec = sd_vae_decode (vae, lat, lw, lh, &t, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpfloat (sd_rel_error (dec, dec0, (gsize) c->out_channels * lw * f * lh * f), ==, 0);
+      enc = sd_vae_encode (vae, img, iw, ih, &t, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpfloat (sd_rel_error (enc, enc0, (gsize) c->latent_channels * elw * elh), ==, 0);
+      g_assert_cmpuint (be->bytes_in_use, ==, base);
+      g_free (dec);
+      g_free (enc);
+    }
+  g_free (dec0);
+  g_free (enc0);
+  g_free (lat);
+  g_free (img);
+  g_rand_free (rng);
+  sd_vae_free (vae);
+  sd_backend_close (be);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -211,6 +261,8 @@ main (int argc, char **argv)
   g_test_add_data_func ("/vae-tiled/equals-untiled/noattn", "noattn", test_tiled_equals_untiled);
   g_test_add_data_func ("/vae-tiled/memory-bounded/noattn", "noattn", test_memory_bounded_by_tile);
   g_test_add_data_func ("/vae-tiled/memory-bounded/attn", "attn", test_memory_bounded_by_tile);
+  g_test_add_data_func ("/vae-tiled/device-slots/attn", "attn", test_device_slots);
+  g_test_add_data_func ("/vae-tiled/device-slots/noattn", "noattn", test_device_slots);
   g_test_add_func ("/vae-tiled/cancel", test_cancel);
   g_test_add_func ("/vae-tiled/budget-too-small", test_budget_too_small);
   return g_test_run ();

@@ -23,7 +23,7 @@ PACKAGES=(
   meson ninja-build gcc g++ pkg-config gettext
   libglib2.0-dev libopenblas-dev libjson-glib-dev libpng-dev
   clang libclang-rt-dev
-  xvfb xauth
+  xvfb xauth xdotool x11-apps x11-utils imagemagick
   python3 python3-numpy
   ca-certificates
 )

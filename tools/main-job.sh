@@ -16,9 +16,9 @@ if command -v pkg-config >/dev/null && pkg-config --exists gimp-3.0 gimpui-3.0 2
 else
   tools/host-deps.sh
 fi
-if [ -f "$build/meson-private/coredata.dat" ]; then
-  meson setup --reconfigure "$build" >/dev/null || meson setup --wipe "$build"
-else
+# A configured build folder is brought up to date by ninja itself (it re-runs Meson when a build
+# file changed); only a missing one is set up.
+if [ ! -f "$build/build.ninja" ]; then
   meson setup "$build" -Dgimp=auto -Dcuda=auto
 fi
 ninja -C "$build"
@@ -27,7 +27,19 @@ if [ -d "$build/plugin" ]; then
   dest=${GIMP3_DIRECTORY:-$HOME/.config/GIMP/3.0}/plug-ins/scaledit
   mkdir -p "$dest"
   install -m 755 "$build/plugin/scaledit/scaledit" "$dest/scaledit"
-  echo "main-job: installed the GIMP plug-in into $dest"
+  # its catalogs (locale/<lang>/LC_MESSAGES/scaledit.mo) and the bundled model beside it, where
+  # the plug-in looks first
+  for mo in "$build"/po/*/LC_MESSAGES/scaledit.mo; do
+    [ -f "$mo" ] || continue
+    lang=$(basename "$(dirname "$(dirname "$mo")")")
+    install -D -m 644 "$mo" "$dest/locale/$lang/LC_MESSAGES/scaledit.mo"
+  done
+  if [ -d models/scaledit-tiny ]; then
+    rm -rf "$dest/models/scaledit-tiny"
+    mkdir -p "$dest/models"
+    cp -r models/scaledit-tiny "$dest/models/scaledit-tiny"
+  fi
+  echo "main-job: installed the GIMP plug-in, its catalogs and the bundled model into $dest"
 else
   echo "main-job: no GIMP 3 development files here: the plug-in was not built"
 fi

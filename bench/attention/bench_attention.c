@@ -1,7 +1,10 @@
 /* bench_attention.c: times the CUDA backend's attention at the FLUX 4K shape on q/k/v read from
  * files (written by bench_attention.py, which times PyTorch on the same data): the Scale-DiT plan
- * from sd_attn_plan_new over a Hilbert-ordered layout, and dense. Writes the plan's token
- * positions and block structure and our outputs beside the inputs for the parity check.
+ * from sd_attn_plan_new over a Hilbert-ordered layout, and dense, each with the default kernel
+ * (sm_90a on Hopper) and the portable one (SCALEDIT_ATTENTION=mma); then the VAE mid-block shape
+ * (one head of dim 512, 4096 queries against 262,144 keys, the first rows of q and k/v read as
+ * 512 wide). Writes the plan's token positions and block structure and our outputs beside the
+ * inputs for the parity check.
  *
  * usage: bench_attention DIR [n_text hr_side lr_side heads head_dim iters order] */
 #include <math.h>
@@ -116,7 +119,8 @@ main (int argc, char **argv)
   SdAttnArgs a = { 0 };
   gsize n, width;
   gint64 t0;
-  double ms_sparse, ms_dense, flops_sparse, flops_dense, plan_ms;
+  double ms_sparse, ms_dense, ms_sparse_mma, ms_dense_mma, ms_vae, flops_sparse, flops_dense, plan_ms;
+  const int vae_q = 4096, vae_kv = 262144, vae_d = 512;
   GString *json;
 
   if (argc < 2)
@@ -176,6 +180,32 @@ main (int argc, char **argv)
   a.plan = NULL;
   ms_dense = time_attention (be, &a, MAX (3, iters / 5));
   write_bf16 (be, out, dir, "out_dense.bin", n * width);
+  g_setenv ("SCALEDIT_ATTENTION", "mma", TRUE);
+  a.plan = plan;
+  ms_sparse_mma = time_attention (be, &a, iters);
+  write_bf16 (be, out, dir, "out_sparse_mma.bin", n * width);
+  a.plan = NULL;
+  ms_dense_mma = time_attention (be, &a, MAX (3, iters / 5));
+  write_bf16 (be, out, dir, "out_dense_mma.bin", n * width);
+  g_unsetenv ("SCALEDIT_ATTENTION");
+
+  /* the VAE shape, when the buffers hold that many rows of 512 */
+  ms_vae = 0;
+  if ((gsize) vae_kv * vae_d <= n * width)
+    {
+      SdAttnArgs av = { 0 };
+      av.q = sd_view (q, 0, vae_d);
+      av.k = sd_view (k, 0, vae_d);
+      av.v = sd_view (v, 0, vae_d);
+      av.out = sd_view (out, 0, vae_d);
+      av.n_q = vae_q;
+      av.n_kv = vae_kv;
+      av.heads = 1;
+      av.head_dim = vae_d;
+      av.scale = 1.0f / sqrtf (vae_d);
+      ms_vae = time_attention (be, &av, 5);
+      write_bf16 (be, out, dir, "out_vae.bin", (gsize) vae_q * vae_d);
+    }
 
   /* What the Python side needs to rebuild the mask: token positions and the plan. */
   write_file (dir, "tokens.bin", plan->tokens, n * sizeof (SdTokenPos));
@@ -193,12 +223,15 @@ main (int argc, char **argv)
                           " \"density\": %.5f, \"allowed_fraction\": %.5f, \"computed_pairs\": %" G_GINT64_FORMAT ",\n"
                           " \"hr_radius\": %d, \"lr_radius\": %d, \"lr_window_span\": %d, \"plan_build_ms\": %.1f,\n"
                           " \"ours_sparse_ms\": %.4f, \"ours_sparse_tflops\": %.1f,\n"
-                          " \"ours_dense_ms\": %.4f, \"ours_dense_tflops\": %.1f}\n",
+                          " \"ours_dense_ms\": %.4f, \"ours_dense_tflops\": %.1f,\n"
+                          " \"ours_sparse_mma_ms\": %.4f, \"ours_dense_mma_ms\": %.4f,\n"
+                          " \"vae_q\": %d, \"vae_kv\": %d, \"vae_d\": %d, \"vae_ms\": %.4f}\n",
                           (size_t) n, heads, d, order == SD_ORDER_HILBERT ? "hilbert" : order == SD_ORDER_WINDOW ? "window" : "raster",
                           plan->q_block, plan->k_block, stats.computed_blocks, stats.full_blocks, stats.total_blocks,
                           stats.density, stats.allowed_fraction, stats.computed_pairs, plan->rules.hr_radius,
                           plan->rules.lr_radius, plan->rules.lr_window_span, plan_ms, ms_sparse,
-                          flops_sparse / ms_sparse / 1e9, ms_dense, flops_dense / ms_dense / 1e9);
+                          flops_sparse / ms_sparse / 1e9, ms_dense, flops_dense / ms_dense / 1e9, ms_sparse_mma,
+                          ms_dense_mma, vae_q, vae_kv, vae_d, ms_vae);
   write_file (dir, "ours.json", json->str, json->len);
   fputs (json->str, stdout);
   g_string_free (json, TRUE);

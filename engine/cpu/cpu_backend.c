@@ -93,6 +93,7 @@ cpu_set_threads (SdBackend *be, int threads)
 static const SdBackendOps cpu_ops = {
   .name = "cpu",
   .alloc = cpu_alloc,
+  .alloc_f32 = cpu_alloc,
   .release = cpu_release,
   .upload = cpu_upload,
   .download = cpu_download,

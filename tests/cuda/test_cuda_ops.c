@@ -1,14 +1,16 @@
 /* test_cuda_ops.c: every CUDA backend op but attention against the CPU backend on fresh random
  * inputs, with strided (16-byte aligned and unaligned) views and NaN-poisoned outputs:
- * ‖gpu − cpu‖ / ‖cpu‖ ≤ 1e-2 (bf16 storage, f32 arithmetic). */
+ * ‖gpu − cpu‖ / ‖cpu‖ ≤ 1e-2 (bf16 storage, f32 arithmetic), ≤ 1e-5 for ops into f32 buffers. */
 #include <math.h>
 #include <string.h>
 
 #include "cuda_testutil.h"
+#include "dtype.h"
 #include "scaledit.h"
 #include "testutil.h"
 
 #define TOL 1e-2
+#define TOL_F32 1e-5
 
 /* A view layout: element offset and row stride for `cols` columns. */
 typedef struct {
@@ -120,12 +122,12 @@ test_recorded_error (void)
 
   if (cuda_test_skip ())
     return;
-  b = GPU->ops->alloc (GPU, 4 * 96, &error);
+  b = GPU->ops->alloc (GPU, 4 * 1000, &error);
   g_assert_no_error (error);
-  a.q = a.k = a.v = a.out = sd_view (b, 0, 96);
+  a.q = a.k = a.v = a.out = sd_view (b, 0, 1000);
   a.n_q = a.n_kv = 4;
   a.heads = 1;
-  a.head_dim = 96;
+  a.head_dim = 1000; /* neither the fused kernel nor the generic path takes it */
   a.scale = 0.1f;
   GPU->ops->attention (GPU, &a);
   g_assert_false (GPU->ops->sync (GPU, &error));
@@ -344,6 +346,230 @@ test_elementwise (void)
   g_rand_free (rng);
 }
 
+/* A pair of alloc_f32 buffers holding the same host data (NULL: zeros). */
+static Pair
+pair_f32 (const float *host, gsize n)
+{
+  GError *error = NULL;
+  Pair p = { NULL, NULL, n };
+  p.g = GPU->ops->alloc_f32 (GPU, n, &error);
+  g_assert_no_error (error);
+  p.c = CPU->ops->alloc_f32 (CPU, n, &error);
+  g_assert_no_error (error);
+  if (host)
+    {
+      g_assert_true (GPU->ops->upload (GPU, p.g, 0, host, n, &error));
+      g_assert_true (CPU->ops->upload (CPU, p.c, 0, host, n, &error));
+      g_assert_no_error (error);
+    }
+  return p;
+}
+
+static void
+test_f32_buffers (void)
+{
+  GRand *rng;
+  float *h, *back;
+  GError *error = NULL;
+  gsize n = 777, before;
+  SdBuf *b;
+
+  if (cuda_test_skip ())
+    return;
+  rng = test_rng ();
+  h = sd_test_random (rng, n, 1000.0f); /* not bf16-exact: f32 storage keeps every bit */
+  before = GPU->bytes_in_use;
+  b = GPU->ops->alloc_f32 (GPU, n, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (GPU->bytes_in_use, ==, before + n * 4);
+  g_assert_true (GPU->ops->upload (GPU, b, 5, h + 5, n - 5, &error));
+  back = sd_buf_to_host (GPU, b, 5, n - 5, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (memcmp (back, h + 5, (n - 5) * sizeof (float)), ==, 0);
+  g_assert_false (GPU->ops->upload (GPU, b, 6, h, n, &error)); /* out of range */
+  g_assert_error (error, SD_ERROR, SD_ERROR_ARGUMENT);
+  g_clear_error (&error);
+  GPU->ops->release (GPU, b);
+  g_assert_cmpuint (GPU->bytes_in_use, ==, before);
+  g_free (back);
+  g_free (h);
+  g_rand_free (rng);
+}
+
+static void
+test_conv2d (void)
+{
+  GRand *rng;
+  int trial;
+
+  if (cuda_test_skip ())
+    return;
+  rng = test_rng ();
+  for (trial = 0; trial < 14; trial++)
+    {
+      /* trial 0: a 1x1 conv over aligned planes (one GEMM); 1: big enough for several im2col chunks */
+      const gboolean big = trial == 1;
+      const int k = trial == 0 ? 1 : (trial % 3 == 2 ? 1 : 3);
+      const int stride = trial > 1 && trial % 4 == 3 ? 2 : 1;
+      const int c_in = big ? 128 : g_rand_int_range (rng, 1, 40), c_out = big ? 64 : g_rand_int_range (rng, 1, 40);
+      const int h = big ? 80 : g_rand_int_range (rng, 1, 30), w = big ? 72 : g_rand_int_range (rng, 1, 30);
+      const int pt = trial > 1 ? g_rand_int_range (rng, 0, 2) : (k == 3), pb = trial > 1 ? g_rand_int_range (rng, 0, 2) : (k == 3);
+      const int pl = trial > 1 ? g_rand_int_range (rng, 0, 2) : (k == 3), pr = trial > 1 ? g_rand_int_range (rng, 0, 2) : (k == 3);
+      const int h_out = (h + pt + pb - k) / stride + 1, w_out = (w + pl + pr - k) / stride + 1;
+      const int xpad = trial % 2 ? 3 : 0, ypad = trial % 2 ? 5 : 0, xoff = trial % 2, yoff = trial % 2 ? 7 : 0;
+      const gboolean with_bias = trial % 2 == 0;
+      SdConv2dArgs ag = { 0 }, ac = { 0 };
+      Pair x, wt, b, y;
+      char *what;
+
+      if (h_out <= 0 || w_out <= 0)
+        continue;
+      x = pair_random (rng, xoff + (gsize) c_in * (h * w + xpad), 1.0f);
+      wt = pair_random (rng, (gsize) c_out * c_in * k * k, 0.3f);
+      b = pair_random (rng, c_out, 1.0f);
+      y = pair_random (rng, yoff + (gsize) c_out * (h_out * w_out + ypad), 1.0f);
+      pair_poison (&y);
+      ag.c_in = c_in;
+      ag.h = h;
+      ag.w = w;
+      ag.c_out = c_out;
+      ag.kh = ag.kw = k;
+      ag.stride = stride;
+      ag.pad_top = pt;
+      ag.pad_bottom = pb;
+      ag.pad_left = pl;
+      ag.pad_right = pr;
+      ac = ag;
+      ag.x = sd_view (x.g, xoff, h * w + xpad);
+      ag.y = sd_view (y.g, yoff, h_out * w_out + ypad);
+      ag.weight = wt.g;
+      ag.bias = with_bias ? b.g : NULL;
+      ac.x = sd_view (x.c, xoff, h * w + xpad);
+      ac.y = sd_view (y.c, yoff, h_out * w_out + ypad);
+      ac.weight = wt.c;
+      ac.bias = with_bias ? b.c : NULL;
+      GPU->ops->conv2d (GPU, &ag);
+      CPU->ops->conv2d (CPU, &ac);
+      what = g_strdup_printf ("conv2d %d->%d %dx%d k%d s%d pad %d%d%d%d bias %d", c_in, c_out, w, h, k, stride, pt, pb,
+                              pl, pr, with_bias);
+      check (&y, (Layout) { yoff, ypad }, c_out, h_out * w_out, what);
+      g_free (what);
+      pair_free (&x);
+      pair_free (&wt);
+      pair_free (&b);
+      pair_free (&y);
+    }
+  g_rand_free (rng);
+}
+
+static void
+test_group_norm (void)
+{
+  GRand *rng;
+  int trial;
+
+  if (cuda_test_skip ())
+    return;
+  rng = test_rng ();
+  for (trial = 0; trial < 8; trial++)
+    {
+      const int groups = g_rand_int_range (rng, 1, 9), channels = groups * g_rand_int_range (rng, 1, 6);
+      const int hw = trial == 0 ? 70000 : g_rand_int_range (rng, 1, 3000), pad = trial % 2 ? 3 : 8;
+      const gsize n = (gsize) channels * (hw + pad);
+      float *hx = cuda_test_random (rng, n, 1.0f), *mr = g_new (float, 2 * groups);
+      Pair x, st, m, wt, bs, y;
+      gsize i;
+      int g;
+      double err;
+
+      /* an offset mean makes the statistics' precision matter */
+      for (i = 0; i < n; i++)
+        hx[i] = sd_bf16_to_f32 (sd_f32_to_bf16 (hx[i] + 3.0f));
+      x = pair_new (hx, n);
+      st = pair_f32 (NULL, 2 * groups);
+      pair_poison (&st);
+      GPU->ops->group_norm_stats (GPU, sd_view (x.g, 0, hw + pad), channels, hw, groups, sd_view (st.g, 0, 0));
+      CPU->ops->group_norm_stats (CPU, sd_view (x.c, 0, hw + pad), channels, hw, groups, sd_view (st.c, 0, 0));
+      err = pair_error (&st, 0, 2 * groups);
+      g_test_message ("group_norm_stats %d channels %d groups %d px: rel error %.2e", channels, groups, hw, err);
+      g_assert_cmpfloat (err, <=, TOL_F32);
+
+      for (g = 0; g < groups; g++)
+        {
+          mr[2 * g] = (float) g_rand_double_range (rng, 2.0, 4.0);
+          mr[2 * g + 1] = (float) g_rand_double_range (rng, 0.5, 2.0);
+        }
+      m = pair_f32 (mr, 2 * groups);
+      wt = pair_random (rng, channels, 1.5f);
+      bs = pair_random (rng, channels, 1.0f);
+      y = pair_random (rng, n, 1.0f);
+      pair_poison (&y);
+      GPU->ops->group_norm_apply (GPU, sd_view (x.g, 0, hw + pad), sd_view (y.g, 0, hw + pad), channels, hw, groups,
+                                  m.g, trial % 3 ? wt.g : NULL, trial % 3 ? bs.g : NULL,
+                                  trial % 2 ? SD_ACT_SILU : SD_ACT_NONE);
+      CPU->ops->group_norm_apply (CPU, sd_view (x.c, 0, hw + pad), sd_view (y.c, 0, hw + pad), channels, hw, groups,
+                                  m.c, trial % 3 ? wt.c : NULL, trial % 3 ? bs.c : NULL,
+                                  trial % 2 ? SD_ACT_SILU : SD_ACT_NONE);
+      check (&y, (Layout) { 0, pad }, channels, hw, "group_norm_apply");
+      /* in place */
+      GPU->ops->group_norm_apply (GPU, sd_view (x.g, 0, hw + pad), sd_view (x.g, 0, hw + pad), channels, hw, groups,
+                                  m.g, wt.g, bs.g, SD_ACT_SILU);
+      CPU->ops->group_norm_apply (CPU, sd_view (x.c, 0, hw + pad), sd_view (x.c, 0, hw + pad), channels, hw, groups,
+                                  m.c, wt.c, bs.c, SD_ACT_SILU);
+      check (&x, (Layout) { 0, pad }, channels, hw, "group_norm_apply in place");
+      g_free (hx);
+      g_free (mr);
+      pair_free (&x);
+      pair_free (&st);
+      pair_free (&m);
+      pair_free (&wt);
+      pair_free (&bs);
+      pair_free (&y);
+    }
+  g_rand_free (rng);
+}
+
+static void
+test_upsample_transpose (void)
+{
+  GRand *rng;
+  int trial;
+
+  if (cuda_test_skip ())
+    return;
+  rng = test_rng ();
+  for (trial = 0; trial < 8; trial++)
+    {
+      const int c = g_rand_int_range (rng, 1, 20), h = g_rand_int_range (rng, 1, 40), w = g_rand_int_range (rng, 1, 40);
+      const int oy = trial & 1, ox = (trial >> 1) & 1;
+      const int h_out = g_rand_int_range (rng, 1, 2 * h - oy + 1), w_out = g_rand_int_range (rng, 1, 2 * w - ox + 1);
+      const int rows = g_rand_int_range (rng, 1, 300), cols = g_rand_int_range (rng, 1, 300);
+      Pair x = pair_random (rng, (gsize) c * h * w + 3, 2.0f);
+      Pair y = pair_random (rng, (gsize) c * (h_out * w_out + 2) + 1, 1.0f);
+      Pair s = pair_random (rng, (gsize) rows * (cols + 5), 2.0f);
+      Pair t = pair_random (rng, (gsize) cols * (rows + 3), 1.0f);
+
+      pair_poison (&y);
+      GPU->ops->upsample_nearest2x (GPU, sd_view (x.g, 3, h * w), c, h, w, sd_view (y.g, 1, h_out * w_out + 2), h_out,
+                                    w_out, oy, ox);
+      CPU->ops->upsample_nearest2x (CPU, sd_view (x.c, 3, h * w), c, h, w, sd_view (y.c, 1, h_out * w_out + 2), h_out,
+                                    w_out, oy, ox);
+      check (&y, (Layout) { 1, 2 }, c, h_out * w_out, "upsample_nearest2x");
+      g_assert_cmpfloat (pair_error_rows (&y, 1, h_out * w_out + 2, c, h_out * w_out), ==, 0);
+
+      pair_poison (&t);
+      GPU->ops->transpose (GPU, sd_view (s.g, 0, cols + 5), sd_view (t.g, 0, rows + 3), rows, cols);
+      CPU->ops->transpose (CPU, sd_view (s.c, 0, cols + 5), sd_view (t.c, 0, rows + 3), rows, cols);
+      check (&t, (Layout) { 0, 3 }, cols, rows, "transpose");
+      g_assert_cmpfloat (pair_error_rows (&t, 0, rows + 3, cols, rows), ==, 0);
+      pair_free (&x);
+      pair_free (&y);
+      pair_free (&s);
+      pair_free (&t);
+    }
+  g_rand_free (rng);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -355,5 +581,9 @@ main (int argc, char **argv)
   g_test_add_func ("/cuda/ops/norms", test_norms);
   g_test_add_func ("/cuda/ops/head-norm-rope", test_head_norm_rope);
   g_test_add_func ("/cuda/ops/elementwise", test_elementwise);
+  g_test_add_func ("/cuda/ops/f32-buffers", test_f32_buffers);
+  g_test_add_func ("/cuda/ops/conv2d", test_conv2d);
+  g_test_add_func ("/cuda/ops/group-norm", test_group_norm);
+  g_test_add_func ("/cuda/ops/upsample-transpose", test_upsample_transpose);
   return g_test_run ();
 }

@@ -1,5 +1,7 @@
 /* gimp_harness.c: runs gimp-console-3.0 headless on Script-Fu batch commands for the gimp suite. */
 #include <errno.h>
+#include <setjmp.h>
+#include <stdio.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -384,4 +386,45 @@ sd_png_read_rgba (const char *path, guint *width, guint *height, GError **error)
   *width = image.width;
   *height = image.height;
   return pixels;
+}
+
+char *
+sd_png_read_text (const char *path, const char *keyword, GError **error)
+{
+  FILE *f = fopen (path, "rb");
+  png_structp png = NULL;
+  png_infop info = NULL;
+  png_textp texts = NULL;
+  char *found = NULL;
+  int n = 0, i;
+
+  if (!f)
+    {
+      int e = errno;
+      g_set_error (error, SD_GIMP_ERROR, SD_GIMP_ERROR_PNG, "cannot open PNG %s: %s", path,
+                   g_strerror (e));
+      return NULL;
+    }
+  png = png_create_read_struct (PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+  info = png ? png_create_info_struct (png) : NULL;
+  if (!info || setjmp (png_jmpbuf (png)))
+    {
+      g_set_error (error, SD_GIMP_ERROR, SD_GIMP_ERROR_PNG, "cannot decode PNG %s", path);
+      png_destroy_read_struct (&png, &info, NULL);
+      fclose (f);
+      return NULL;
+    }
+  png_init_io (png, f);
+  png_read_info (png, info);
+  png_get_text (png, info, &texts, &n);
+  for (i = 0; i < n && !found; i++)
+    if (g_str_equal (texts[i].key, keyword))
+      found = g_strndup (texts[i].text, texts[i].itxt_length ? texts[i].itxt_length
+                                                             : texts[i].text_length);
+  png_destroy_read_struct (&png, &info, NULL);
+  fclose (f);
+  if (!found)
+    g_set_error (error, SD_GIMP_ERROR, SD_GIMP_ERROR_PNG, "PNG %s has no \"%s\" text chunk",
+                 path, keyword);
+  return found;
 }

@@ -43,5 +43,9 @@ gboolean sd_gimp_run (SdGimp *gimp, const char *const *commands, guint timeout_s
 /* A Script-Fu string literal for s (quotes and backslashes escaped; newly allocated). */
 char *sd_gimp_quote (const char *s);
 
+/* The text of a PNG file's tEXt/iTXt/zTXt chunk with the given keyword (newly allocated), or NULL
+ * with an error when the file cannot be read or has no such chunk. */
+char *sd_png_read_text (const char *path, const char *keyword, GError **error);
+
 /* Reads a PNG file as 8-bit RGBA rows (width × height × 4 bytes, newly allocated). */
 guint8 *sd_png_read_rgba (const char *path, guint *width, guint *height, GError **error);

@@ -37,7 +37,10 @@ import sentencepiece as spm
 import tokenizers
 import transformers
 from transformers import CLIPTokenizer, CLIPTokenizerFast, T5TokenizerFast
-from transformers.models.clip.tokenization_clip import bytes_to_unicode
+try:
+    from transformers.models.clip.tokenization_clip import bytes_to_unicode
+except ImportError:  # transformers 5 keeps it only in the slow-to-fast converter
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(ROOT, "tests", "data", "tokenizer")
@@ -240,16 +243,24 @@ def real_ids(enc, pad_id, length):
     return ids[:n]
 
 
-def make_clip(tmp, cases, corpus):
-    vocab, merges = train_clip_bpe(corpus, CLIP_MERGES)
+def write_clip_tokenizer(tmp, corpus, n_merges, folder):
+    """Trains the CLIP BPE on corpus and saves it as a CLIPTokenizer in folder; returns the merges."""
+    vocab, merges = train_clip_bpe(corpus, n_merges)
     src = os.path.join(tmp, "clip")
     os.makedirs(src)
     with open(os.path.join(src, "vocab.json"), "w", encoding="utf-8") as f:
         json.dump(vocab, f, ensure_ascii=False)
     with open(os.path.join(src, "merges.txt"), "w", encoding="utf-8") as f:
         f.write("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges))
-    folder = os.path.join(OUT, "flux", "tokenizer")
     CLIPTokenizer(os.path.join(src, "vocab.json"), os.path.join(src, "merges.txt")).save_pretrained(folder)
+    for name in ("vocab.json", "merges.txt"):  # transformers 5 saves only tokenizer.json
+        if not os.path.exists(os.path.join(folder, name)):
+            shutil.copy(os.path.join(src, name), folder)
+    return merges
+
+
+def make_clip(tmp, cases, corpus):
+    merges = write_clip_tokenizer(tmp, corpus, CLIP_MERGES, os.path.join(OUT, "flux", "tokenizer"))
     # loaded as FluxPipeline loads them
     slow = CLIPTokenizer.from_pretrained(os.path.join(OUT, "flux"), subfolder="tokenizer")
     fast = CLIPTokenizerFast.from_pretrained(os.path.join(OUT, "flux"), subfolder="tokenizer")
@@ -280,33 +291,48 @@ def make_clip(tmp, cases, corpus):
     return {"meta": meta, "max_length": CLIP_MAX_LENGTH, "pad_id": slow.pad_token_id, "cases": records}
 
 
-def make_t5(tmp, cases, corpus):
+def train_t5_unigram(tmp, corpus, vocab_size):
+    """Trains the SentencePiece Unigram model on corpus; returns it converted as a T5TokenizerFast."""
     corpus_path = os.path.join(tmp, "corpus.txt")
     with open(corpus_path, "w", encoding="utf-8") as f:
         f.write("\n".join(corpus) + "\n")
     prefix = os.path.join(tmp, "spiece")
     spm.SentencePieceTrainer.train(
-        input=corpus_path, model_prefix=prefix, model_type="unigram", vocab_size=T5_VOCAB,
+        input=corpus_path, model_prefix=prefix, model_type="unigram", vocab_size=vocab_size,
         normalization_rule_name="nmt_nfkc", character_coverage=0.9995, hard_vocab_limit=False,
         pad_id=0, eos_id=1, unk_id=2, bos_id=-1, num_threads=1, minloglevel=2)
     # add_prefix_space=True: this transformers' T5TokenizerFast otherwise converts with
     # prepend_scheme "never", unlike the T5 tokenizer.json files FLUX ships
     converted = T5TokenizerFast(vocab_file=prefix + ".model", add_prefix_space=True)
-    conv_dir = os.path.join(OUT, "t5_converted")
-    converted.save_pretrained(conv_dir)
-    flux_dir = os.path.join(OUT, "flux", "tokenizer_2")
-    converted.save_pretrained(flux_dir)
-    for d in (conv_dir, flux_dir):
-        os.remove(os.path.join(d, "spiece.model"))
-        # with add_prefix_space in its config, from_pretrained would convert from spiece.model again
-        config_path = os.path.join(d, "tokenizer_config.json")
-        with open(config_path, encoding="utf-8") as f:
-            config = json.load(f)
-        config.pop("add_prefix_space", None)
-        with open(config_path, "w", encoding="utf-8") as f:
-            json.dump(config, f, ensure_ascii=False, indent=2)
-    # FLUX.1's tokenizer_2/tokenizer.json layout (an older converter's): same char map and vocab
-    path = os.path.join(flux_dir, "tokenizer.json")
+    if converted.backend_tokenizer.normalizer is None:
+        # transformers 5 builds no Precompiled char map from a vocab_file: convert explicitly
+        from types import SimpleNamespace
+        from transformers.convert_slow_tokenizer import T5Converter
+        spm_model = SimpleNamespace(vocab_file=prefix + ".model", _extra_ids=100, add_prefix_space=True,
+                                    legacy=True, convert_tokens_to_ids=lambda token: 1)  # </s> is id 1
+        converted = T5TokenizerFast(tokenizer_object=T5Converter(spm_model).converted(),
+                                    eos_token="</s>", unk_token="<unk>", pad_token="<pad>", extra_ids=100)
+    return converted
+
+
+def save_t5_tokenizer(converted, folder):
+    """Saves a converted T5TokenizerFast to folder as tokenizer.json and its config, no spiece.model."""
+    converted.save_pretrained(folder)
+    if os.path.exists(os.path.join(folder, "spiece.model")):  # transformers 4 writes it, 5 does not
+        os.remove(os.path.join(folder, "spiece.model"))
+    # with add_prefix_space in its config, from_pretrained would convert from spiece.model again
+    config_path = os.path.join(folder, "tokenizer_config.json")
+    with open(config_path, encoding="utf-8") as f:
+        config = json.load(f)
+    config.pop("add_prefix_space", None)
+    with open(config_path, "w", encoding="utf-8") as f:
+        json.dump(config, f, ensure_ascii=False, indent=2)
+
+
+def use_flux_t5_layout(folder):
+    """Rewrites folder/tokenizer.json in FLUX.1's tokenizer_2 layout (an older converter's): same
+    char map and vocab."""
+    path = os.path.join(folder, "tokenizer.json")
     with open(path, encoding="utf-8") as f:
         tj = json.load(f)
     precompiled = [n for n in tj["normalizer"]["normalizers"] if n["type"] == "Precompiled"][0]
@@ -317,6 +343,15 @@ def make_t5(tmp, cases, corpus):
         {"type": "Metaspace", "replacement": "▁", "add_prefix_space": True, "prepend_scheme": "always"}]}
     with open(path, "w", encoding="utf-8") as f:
         json.dump(tj, f, ensure_ascii=False, separators=(",", ":"))
+
+
+def make_t5(tmp, cases, corpus):
+    converted = train_t5_unigram(tmp, corpus, T5_VOCAB)
+    conv_dir = os.path.join(OUT, "t5_converted")
+    flux_dir = os.path.join(OUT, "flux", "tokenizer_2")
+    save_t5_tokenizer(converted, conv_dir)
+    save_t5_tokenizer(converted, flux_dir)
+    use_flux_t5_layout(flux_dir)
     refs = {
         "flux": T5TokenizerFast.from_pretrained(os.path.join(OUT, "flux"), subfolder="tokenizer_2"),
         "converted": T5TokenizerFast.from_pretrained(conv_dir),

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""train_vae.py: stage 1 of scaledit-tiny, the AutoencoderKL (16 latent channels, 8x), trained
+with L1 + an edge (image-gradient) L1 + a tiny KL on 256^2 crops of 512^2 renders and on whole
+renders shrunk to 256^2; measures shift_factor (latent mean) and scaling_factor (1 / latent std).
+
+    python3 tools/train/train_vae.py --images /dev/shm/s512 --out /tmp/w/vae --minutes 3
+        [--resume DIR] [--batch 32] [--seed 1]
+"""
+import argparse
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from tools.train import architecture, data  # noqa: E402
+from tools.train.schedule import lr_at  # noqa: E402
+
+CROP = 256
+EDGE_WEIGHT = 0.5
+KL_WEIGHT = 1e-6
+
+
+def to_float(u8):
+    """uint8 NHWC -> float NCHW in [-1, 1]."""
+    return u8.permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+
+def batch_of(images, n, gen):
+    """Half random 256^2 crops at full resolution, half whole pictures shrunk 2x; random flips."""
+    N, S = images.shape[0], images.shape[1]
+    idx = torch.randint(0, N, (n,), generator=gen, device="cpu").to(images.device)
+    half = n // 2
+    oy, ox = (torch.randint(0, S - CROP + 1, (2,), generator=gen).tolist())
+    crops = to_float(images[idx[:half], oy:oy + CROP, ox:ox + CROP])
+    whole = F.avg_pool2d(to_float(images[idx[half:]]), S // CROP)
+    x = torch.cat([crops, whole])
+    flip = torch.rand(n, generator=gen).to(x.device) < 0.5
+    return torch.where(flip[:, None, None, None], x.flip(3), x)
+
+
+def edge_l1(a, b):
+    return (F.l1_loss(a[..., 1:, :] - a[..., :-1, :], b[..., 1:, :] - b[..., :-1, :])
+            + F.l1_loss(a[..., 1:] - a[..., :-1], b[..., 1:] - b[..., :-1]))
+
+
+@torch.no_grad()
+def measure(vae, images, n=512):
+    """PSNR of reconstructions and the latent mean / std over n whole pictures at 256^2."""
+    lat, psnr = [], []
+    for i in range(0, n, 64):
+        x = F.avg_pool2d(to_float(images[i:i + 64]), images.shape[1] // CROP)
+        with torch.autocast("cuda", torch.bfloat16, enabled=x.is_cuda):
+            z = vae.encode(x).latent_dist.mean
+            y = vae.decode(z).sample.float().clamp(-1, 1)
+        lat.append(z.float())
+        mse = ((y - x) ** 2).mean(dim=(1, 2, 3)) / 4  # in [0, 1] units
+        psnr.append(-10 * torch.log10(mse))
+    lat = torch.cat(lat)
+    return torch.cat(psnr).mean().item(), lat.mean().item(), lat.std().item()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--images", required=True, help="prefix written by tools/train/data.py")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--minutes", type=float, default=3.0)
+    ap.add_argument("--max-steps", type=int, default=10 ** 9)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--resume", help="a VAE folder to start from")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    torch.manual_seed(args.seed)
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    images, _ = data.load(args.images)
+    n_eval = min(512, images.shape[0] // 8)
+    train_imgs = torch.from_numpy(images[n_eval:].copy()).to(dev)
+    eval_imgs = torch.from_numpy(images[:n_eval].copy()).to(dev)  # first seeds: measured, not trained on
+    if args.resume:
+        from diffusers import AutoencoderKL
+        vae = AutoencoderKL.from_pretrained(args.resume, torch_dtype=torch.float32)
+    else:
+        vae = architecture.vae()
+    vae.to(dev).train()
+    opt = torch.optim.AdamW(vae.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.0)
+    gen = torch.Generator().manual_seed(args.seed)
+    t0, step, budget = time.time(), 0, args.minutes * 60
+    while time.time() - t0 < budget and step < args.max_steps:
+        for g in opt.param_groups:
+            g["lr"] = lr_at(args.lr, step, (time.time() - t0) / budget)
+        x = batch_of(train_imgs, args.batch, gen)
+        with torch.autocast("cuda", torch.bfloat16, enabled=dev == "cuda"):
+            post = vae.encode(x).latent_dist
+            y = vae.decode(post.sample()).sample.float()
+        l1 = F.l1_loss(y, x)
+        loss = l1 + EDGE_WEIGHT * edge_l1(y, x) + KL_WEIGHT * post.kl().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        step += 1
+        if step % 200 == 0:
+            print("vae step %d  %.0f s  loss %.4f  l1 %.4f" % (step, time.time() - t0, loss.item(), l1.item()),
+                  flush=True)
+    vae.eval()
+    psnr, mean, std = measure(vae, eval_imgs, n_eval)
+    vae.register_to_config(shift_factor=mean, scaling_factor=1.0 / std)
+    vae.save_pretrained(args.out)
+    print("vae done: %d steps in %.0f s, held-back PSNR %.2f dB at 256^2, latent mean %.4f std %.4f"
+          % (step, time.time() - t0, psnr, mean, std), flush=True)
+
+
+if __name__ == "__main__":
+    main()
