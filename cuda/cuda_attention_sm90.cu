@@ -6,9 +6,8 @@
  * thread loads the Q tile once and streams K/V tiles with the tensor-memory accelerator (TMA,
  * 128-byte swizzle, zero fill past the last row) into a ring of shared-memory stages, each with a
  * "full" and an "empty" mbarrier. Warpgroups 1 and 2 each own 64 query rows: S = Q K^T by wgmma
- * from shared memory, mask and online softmax in registers (f32), O += P V by wgmma with P in
- * registers and V read N-major from the stage, then release the stage; the scores of the next
- * tile are computed while P V of the last one runs. Registers move from
+ * from shared memory, mask and online softmax in registers (f32), then O += P V by wgmma with P in
+ * registers and V read N-major from the same stage, and release the stage. Registers move from
  * the producer to the consumers with setmaxnreg. Plans use 64-key tiles (k_block a multiple of
  * 64), dense runs use 128-key tiles. */
 #include <cudaTypedefs.h>
@@ -20,9 +19,13 @@
 #define BM ATTN_SM90_BM
 #define NTHREADS 384
 
+/* The kernel's body exists only in the sm_90a device pass; other archs get an empty stub that
+ * cu_attention_sm90_available never selects. */
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define SM90_KERNEL 1
 #endif
+
+#ifdef SM90_KERNEL
 
 static __device__ __forceinline__ unsigned
 saddr (const void *p)
@@ -92,6 +95,8 @@ exp2_approx (float x)
   asm ("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
   return y;
 }
+
+#endif
 
 /* MODE: 0 dense (ragged ends only), 1 plan, 2 causal and/or bias. Tiles of BN keys, STAGES deep. */
 template <int D, int BN, int STAGES, int MODE>
@@ -194,133 +199,108 @@ sm90_kernel (const __grid_constant__ CUtensorMap tq, const __grid_constant__ CUt
       const unsigned qa = sq + c * 64 * 128;
       mbar_wait (QBAR, 0);
 
-      /* Tile i's scores are scaled, masked and folded into the running softmax; corr gets the
-       * factor the output must be rescaled by. */
-      auto softmax = [&] (int i, float (&sc)[BN / 2], float (&corr)[2]) {
-        int mask_tile;
-        const int kstart = attn_tile_start<MODE == 1, BN> (p, e0, per_entry, i, &mask_tile);
-        unsigned long long bits0 = 0, bits1 = 0;
-        if (MODE == 1 && mask_tile >= 0)
-          {
-            const unsigned long long *mrow = p.mask + (long) mask_tile * p.q_block + mask_row0 + c * 64 + wq * 16 + g;
-            bits0 = mrow[0];
-            bits1 = mrow[8];
-          }
-        /* mask only where some pair of the tile may be excluded */
-        const bool elementwise = (MODE == 1 && mask_tile >= 0) || kstart + BN > p.n_kv
-                                 || (MODE == 2 && (p.bias || (p.causal && kstart + BN - 1 > q0)));
-#pragma unroll
-        for (int j = 0; j < BN / 8; j++)
-#pragma unroll
-          for (int e = 0; e < 4; e++)
-            {
-              float x = sc[j * 4 + e] * p.scale_log2;
-              if (elementwise)
-                {
-                  const int cc = j * 8 + 2 * t + (e & 1), row = row0 + (e >> 1) * 8, col = kstart + cc;
-                  bool ok = col < p.n_kv && row < p.n_q;
-                  if (MODE == 2 && p.causal)
-                    ok = ok && col <= row;
-                  if (MODE == 1 && mask_tile >= 0)
-                    ok = ok && (((e >> 1) ? bits1 : bits0) >> cc & 1);
-                  if (!ok)
-                    x = -INFINITY;
-                  else if (MODE == 2 && p.bias)
-                    x += __bfloat162float (p.bias[(long) head * (p.n_q + p.n_kv - 1) + (col - row) + p.n_q - 1]) * ATTN_LOG2E;
-                }
-              sc[j * 4 + e] = x;
-            }
-        /* two rows per thread, reduced over the quad that shares them */
-#pragma unroll
-        for (int r = 0; r < 2; r++)
-          {
-            float mx = -INFINITY;
-#pragma unroll
-            for (int j = 0; j < BN / 8; j++)
-              mx = fmaxf (mx, fmaxf (sc[j * 4 + 2 * r], sc[j * 4 + 2 * r + 1]));
-            mx = fmaxf (mx, __shfl_xor_sync (0xffffffffu, mx, 1));
-            mx = fmaxf (mx, __shfl_xor_sync (0xffffffffu, mx, 2));
-            const float m_new = fmaxf (m_run[r], mx), mb = m_new == -INFINITY ? 0.0f : m_new;
-            corr[r] = exp2_approx (m_run[r] - mb);
-            m_run[r] = m_new;
-            float sum = 0;
-#pragma unroll
-            for (int j = 0; j < BN / 8; j++)
-              {
-                sc[j * 4 + 2 * r] = exp2_approx (sc[j * 4 + 2 * r] - mb);
-                sc[j * 4 + 2 * r + 1] = exp2_approx (sc[j * 4 + 2 * r + 1] - mb);
-                sum += sc[j * 4 + 2 * r] + sc[j * 4 + 2 * r + 1];
-              }
-            l_run[r] = l_run[r] * corr[r] + sum;
-          }
-      };
-      /* S = Q K^T for tile i (64 rows x BN keys for this warpgroup), issued, not waited for */
-      auto issue_qk = [&] (int i, float (&sc)[BN / 2]) {
-        const unsigned sk = skv + (i % STAGES) * 2 * KVBYTES;
-        mbar_wait (FULL (i % STAGES), (i / STAGES) & 1);
-        wgmma_fence ();
-#pragma unroll
-        for (int kk = 0; kk < D / 16; kk++)
-          wgmma_ss<BN> (sc, sw128_desc (qa + (kk / 4) * BM * 128 + (kk % 4) * 32, 16),
-                        sw128_desc (sk + (kk / 4) * BN * 128 + (kk % 4) * 32, 16), kk > 0);
-        wgmma_commit ();
-      };
-      /* O += P V for tile i, P from registers, V N-major from the stage; issued, not waited for */
-      unsigned pa[BN / 16][4];
-      auto issue_pv = [&] (int i) {
-        const unsigned sv = skv + (i % STAGES) * 2 * KVBYTES + KVBYTES;
-        wgmma_fence ();
-#pragma unroll
-        for (int kk = 0; kk < BN / 16; kk++)
-          wgmma_rs<D> (o, pa[kk], sw128_desc (sv + kk * 16 * 128, BN * 128));
-        wgmma_commit ();
-      };
-      auto to_p = [&] (const float (&sc)[BN / 2]) {
-#pragma unroll
-        for (int kk = 0; kk < BN / 16; kk++)
-          {
-            pa[kk][0] = pack2 (sc[8 * kk], sc[8 * kk + 1]);
-            pa[kk][1] = pack2 (sc[8 * kk + 2], sc[8 * kk + 3]);
-            pa[kk][2] = pack2 (sc[8 * kk + 4], sc[8 * kk + 5]);
-            pa[kk][3] = pack2 (sc[8 * kk + 6], sc[8 * kk + 7]);
-          }
-      };
-      auto release = [&] (int i) {
-        __syncwarp ();
-        if (lane == 0)
-          mbar_arrive (EMPTY (i % STAGES));
-      };
-
-      /* FlashAttention-3's intra-warpgroup overlap: the scores of tile i and P V of tile i - 1 run
-       * on the tensor cores while the softmax of tile i waits only for the first. */
-      if (n_tiles > 0)
+      for (int i = 0; i < n_tiles; i++)
         {
-          float sc[BN / 2], corr[2];
-          issue_qk (0, sc);
-          wgmma_wait<0> ();
-          softmax (0, sc, corr);
-          to_p (sc);
-          for (int i = 1; i < n_tiles; i++)
+          const int s = i % STAGES;
+          int mask_tile;
+          const int kstart = attn_tile_start<MODE == 1, BN> (p, e0, per_entry, i, &mask_tile);
+          unsigned long long bits0 = 0, bits1 = 0;
+          if (MODE == 1 && mask_tile >= 0)
             {
-              issue_qk (i, sc);
-              issue_pv (i - 1);
-              wgmma_wait<1> ();
-              softmax (i, sc, corr);
-              wgmma_wait<0> ();
-              release (i - 1);
-#pragma unroll
-              for (int n = 0; n < D / 8; n++)
-                {
-                  o[n * 4] *= corr[0];
-                  o[n * 4 + 1] *= corr[0];
-                  o[n * 4 + 2] *= corr[1];
-                  o[n * 4 + 3] *= corr[1];
-                }
-              to_p (sc);
+              const unsigned long long *mrow = p.mask + (long) mask_tile * p.q_block + mask_row0 + c * 64 + wq * 16 + g;
+              bits0 = mrow[0];
+              bits1 = mrow[8];
             }
-          issue_pv (n_tiles - 1);
+          const unsigned sk = skv + s * 2 * KVBYTES, sv = sk + KVBYTES;
+          mbar_wait (FULL (s), (i / STAGES) & 1);
+
+          /* S = Q K^T (64 rows x BN keys for this warpgroup) */
+          float sc[BN / 2];
+          wgmma_fence ();
+#pragma unroll
+          for (int kk = 0; kk < D / 16; kk++)
+            wgmma_ss<BN> (sc, sw128_desc (qa + (kk / 4) * BM * 128 + (kk % 4) * 32, 16),
+                          sw128_desc (sk + (kk / 4) * BN * 128 + (kk % 4) * 32, 16), kk > 0);
+          wgmma_commit ();
           wgmma_wait<0> ();
-          release (n_tiles - 1);
+
+          /* Scale to log2 units; mask only where some pair of the tile may be excluded. */
+          const bool elementwise = (MODE == 1 && mask_tile >= 0) || kstart + BN > p.n_kv
+                                   || (MODE == 2 && (p.bias || (p.causal && kstart + BN - 1 > q0)));
+#pragma unroll
+          for (int j = 0; j < BN / 8; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++)
+              {
+                float x = sc[j * 4 + e] * p.scale_log2;
+                if (elementwise)
+                  {
+                    const int cc = j * 8 + 2 * t + (e & 1), row = row0 + (e >> 1) * 8, col = kstart + cc;
+                    bool ok = col < p.n_kv && row < p.n_q;
+                    if (MODE == 2 && p.causal)
+                      ok = ok && col <= row;
+                    if (MODE == 1 && mask_tile >= 0)
+                      ok = ok && (((e >> 1) ? bits1 : bits0) >> cc & 1);
+                    if (!ok)
+                      x = -INFINITY;
+                    else if (MODE == 2 && p.bias)
+                      x += __bfloat162float (p.bias[(long) head * (p.n_q + p.n_kv - 1) + (col - row) + p.n_q - 1]) * ATTN_LOG2E;
+                  }
+                sc[j * 4 + e] = x;
+              }
+
+          /* Online softmax: two rows per thread, reduced over the quad that shares them. */
+          float corr[2];
+#pragma unroll
+          for (int r = 0; r < 2; r++)
+            {
+              float mx = -INFINITY;
+#pragma unroll
+              for (int j = 0; j < BN / 8; j++)
+                mx = fmaxf (mx, fmaxf (sc[j * 4 + 2 * r], sc[j * 4 + 2 * r + 1]));
+              mx = fmaxf (mx, __shfl_xor_sync (0xffffffffu, mx, 1));
+              mx = fmaxf (mx, __shfl_xor_sync (0xffffffffu, mx, 2));
+              const float m_new = fmaxf (m_run[r], mx), mb = m_new == -INFINITY ? 0.0f : m_new;
+              corr[r] = exp2_approx (m_run[r] - mb);
+              m_run[r] = m_new;
+              float sum = 0;
+#pragma unroll
+              for (int j = 0; j < BN / 8; j++)
+                {
+                  sc[j * 4 + 2 * r] = exp2_approx (sc[j * 4 + 2 * r] - mb);
+                  sc[j * 4 + 2 * r + 1] = exp2_approx (sc[j * 4 + 2 * r + 1] - mb);
+                  sum += sc[j * 4 + 2 * r] + sc[j * 4 + 2 * r + 1];
+                }
+              l_run[r] = l_run[r] * corr[r] + sum;
+            }
+#pragma unroll
+          for (int n = 0; n < D / 8; n++)
+            {
+              o[n * 4] *= corr[0];
+              o[n * 4 + 1] *= corr[0];
+              o[n * 4 + 2] *= corr[1];
+              o[n * 4 + 3] *= corr[1];
+            }
+
+          /* O += P V: P from the S accumulators as A fragments, V N-major from the stage. */
+          unsigned pa[BN / 16][4];
+#pragma unroll
+          for (int kk = 0; kk < BN / 16; kk++)
+            {
+              pa[kk][0] = pack2 (sc[8 * kk], sc[8 * kk + 1]);
+              pa[kk][1] = pack2 (sc[8 * kk + 2], sc[8 * kk + 3]);
+              pa[kk][2] = pack2 (sc[8 * kk + 4], sc[8 * kk + 5]);
+              pa[kk][3] = pack2 (sc[8 * kk + 6], sc[8 * kk + 7]);
+            }
+          wgmma_fence ();
+#pragma unroll
+          for (int kk = 0; kk < BN / 16; kk++)
+            wgmma_rs<D> (o, pa[kk], sw128_desc (sv + kk * 16 * 128, BN * 128));
+          wgmma_commit ();
+          wgmma_wait<0> ();
+          __syncwarp ();
+          if (lane == 0)
+            mbar_arrive (EMPTY (s));
         }
 
       /* Normalize (rows with no allowed key stay zero), stage in this warpgroup's Q rows. */

@@ -64,17 +64,17 @@ add_common_arguments (GimpProcedure *p, SdProcKind kind)
                                    _("Seed of the noise; -1 picks one (recorded in the layer's "
                                      "parameters)"),
                                    -1, G_MAXINT, -1, G_PARAM_READWRITE);
-  gimp_procedure_add_int_argument (p, "global-steps", _("_Global steps"),
+  gimp_procedure_add_int_argument (p, "global-steps", _("Global s_teps"),
                                    _("Steps of the global schedule"), 1, 1000, d.global_steps,
                                    G_PARAM_READWRITE);
   gimp_procedure_add_int_argument (p, "detail-steps", _("_Detail steps"),
                                    _("Last steps of the schedule that the detail pass runs at "
                                      "full resolution"),
                                    1, 1000, d.detail_steps, G_PARAM_READWRITE);
-  gimp_procedure_add_double_argument (p, "guidance", _("G_uidance"),
+  gimp_procedure_add_double_argument (p, "guidance", _("Guida_nce"),
                                       _("Guidance of the global pass"), 0.0, 100.0,
                                       d.global_guidance, G_PARAM_READWRITE);
-  gimp_procedure_add_double_argument (p, "detail-guidance", _("Detail guida_nce"),
+  gimp_procedure_add_double_argument (p, "detail-guidance", _("Detail gu_idance"),
                                       _("Guidance of the detail pass"), 0.0, 100.0,
                                       d.detail_guidance, G_PARAM_READWRITE);
   gimp_procedure_add_string_argument (p, "model", _("_Model"),
@@ -88,17 +88,17 @@ add_common_arguments (GimpProcedure *p, SdProcKind kind)
                                         "cpu", 1, _("CPU"), NULL,
                                         "cuda", 2, _("GPU (CUDA)"), NULL, NULL),
                                       "auto", G_PARAM_READWRITE);
-  gimp_procedure_add_int_argument (p, "window", _("_Window"),
+  gimp_procedure_add_int_argument (p, "window", _("Window (to_kens)"),
                                    _("Side of the detail pass's attention windows, in tokens "
                                      "of 16 pixels"),
                                    1, 64, d.window, G_PARAM_READWRITE);
-  gimp_procedure_add_string_argument (p, "lora", _("_LoRA"),
+  gimp_procedure_add_string_argument (p, "lora", _("LoRA _file"),
                                       _("A LoRA .safetensors file or folder; empty: none"), "",
                                       G_PARAM_READWRITE);
-  gimp_procedure_add_double_argument (p, "lora-scale", _("LoRA s_cale"),
+  gimp_procedure_add_double_argument (p, "lora-scale", _("LoRA sc_ale"),
                                       _("Strength of the LoRA"), -4.0, 4.0, 1.0,
                                       G_PARAM_READWRITE);
-  gimp_procedure_add_boolean_argument (p, "new-image", _("Create a _new image"),
+  gimp_procedure_add_boolean_argument (p, "new-image", _("Create a new i_mage"),
                                        _("Put the result into a new image instead of a new layer "
                                          "of this one"),
                                        kind == SD_PROC_UPSCALE, G_PARAM_READWRITE);
@@ -138,7 +138,7 @@ create_generate (GimpPlugIn *plug_in, const gchar *name)
                                    _("Height in pixels; -1: the image's height"), -1, G_MAXINT,
                                    -1, G_PARAM_READWRITE);
   add_common_arguments (p, SD_PROC_GENERATE);
-  gimp_procedure_add_choice_argument (p, "precision", _("_Precision"),
+  gimp_procedure_add_choice_argument (p, "precision", _("_Bit depth"),
                                       _("Precision of a new image"),
                                       gimp_choice_new_with_values (
                                         "u8", GIMP_PRECISION_U8_NON_LINEAR,
@@ -171,7 +171,7 @@ create_upscale (GimpPlugIn *plug_in, const gchar *name)
 
   gimp_procedure_add_string_argument (p, "prompt", _("_Prompt"), _("What the picture shows"),
                                       "", G_PARAM_READWRITE);
-  gimp_procedure_add_int_argument (p, "scale", _("_Scale"),
+  gimp_procedure_add_int_argument (p, "scale", _("Si_ze factor"),
                                    _("Output size as a multiple of the source; 0: use width "
                                      "and height"),
                                    0, 8, 2, G_PARAM_READWRITE);

@@ -56,7 +56,7 @@ seed_row_new (GimpProcedureDialog *dialog, GObject *config)
 {
   GtkWidget *row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
   GtkWidget *seed = gimp_procedure_dialog_get_widget (dialog, "seed", G_TYPE_NONE);
-  GtkWidget *button = gtk_button_new_with_mnemonic (_("_Randomize"));
+  GtkWidget *button = gtk_button_new_with_label (_("Randomize"));
 
   gtk_widget_set_tooltip_text (button, _("Pick a new random seed"));
   g_signal_connect (button, "clicked", G_CALLBACK (on_randomize), config);
@@ -109,6 +109,10 @@ sd_dialog_run (GimpProcedure *procedure, GimpProcedureConfig *config, GimpImage 
                                                "scale", "width", "height", "device",
                                                "new-image", "advanced", NULL);
   gtk_box_set_spacing (GTK_BOX (main_box), 6);
+  /* the precision is that of a new image; a layer takes its image's */
+  if (kind == SD_PROC_GENERATE && image)
+    gimp_procedure_dialog_set_sensitive (GIMP_PROCEDURE_DIALOG (dialog), "precision", TRUE,
+                                         cfg, "new-image", FALSE);
 
   /* custom widgets: prompt and size first, seed and model after the size fields */
   w = prompt_view_new (cfg);
@@ -123,7 +127,7 @@ sd_dialog_run (GimpProcedure *procedure, GimpProcedureConfig *config, GimpImage 
   w = seed_row_new (GIMP_PROCEDURE_DIALOG (dialog), cfg);
   gtk_box_pack_start (GTK_BOX (main_box), w, FALSE, FALSE, 0);
   gtk_box_reorder_child (GTK_BOX (main_box), w, kind == SD_PROC_GENERATE ? 4 : 5);
-  w = sd_model_chooser_new (cfg);
+  w = sd_model_chooser_new (cfg, GTK_DIALOG (dialog));
   gtk_box_pack_start (GTK_BOX (main_box), w, FALSE, FALSE, 0);
   gtk_box_reorder_child (GTK_BOX (main_box), w, kind == SD_PROC_GENERATE ? 5 : 6);
 

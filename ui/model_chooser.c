@@ -1,6 +1,6 @@
 /* model_chooser.c: the model field: an entry bound to a config's "model", a Browse button and a
  * line that says at once (from sd_inspect, which reads only headers and configs) whether the
- * model can be used, and why not. */
+ * model can be used, and why not; the dialog's run button follows it. */
 #include <string.h>
 
 #include "intl.h"
@@ -13,6 +13,7 @@
 typedef struct
 {
   GObject *config;
+  GtkDialog *dialog;
   GtkWidget *entry, *status;
   guint timer;
 } Chooser;
@@ -42,6 +43,7 @@ check_now (gpointer data)
       g_error_free (error);
     }
   gtk_label_set_markup (GTK_LABEL (c->status), markup);
+  gtk_dialog_set_response_sensitive (c->dialog, GTK_RESPONSE_OK, about != NULL);
   return G_SOURCE_REMOVE;
 }
 
@@ -83,23 +85,23 @@ chooser_free (gpointer data)
 }
 
 GtkWidget *
-sd_model_chooser_new (GObject *config)
+sd_model_chooser_new (GObject *config, GtkDialog *dialog)
 {
   Chooser *c = g_new0 (Chooser, 1);
   GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 3);
   GtkWidget *row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
-  GtkWidget *label = gtk_label_new_with_mnemonic (_("_Model:"));
-  GtkWidget *browse = gtk_button_new_with_mnemonic (_("_Browse..."));
+  GtkWidget *label = gtk_label_new (_("Model:"));
+  GtkWidget *browse = gtk_button_new_with_label (_("Browse..."));
   g_autofree char *model = NULL;
 
   c->config = config;
+  c->dialog = dialog;
   g_object_get (config, "model", &model, NULL);
   c->entry = gtk_entry_new ();
   gtk_entry_set_text (GTK_ENTRY (c->entry), model ? model : "");
   gtk_entry_set_placeholder_text (GTK_ENTRY (c->entry), _("Bundled model"));
   gtk_widget_set_tooltip_text (c->entry, _("A diffusers model folder or a transformer "
                                            ".safetensors file; empty: the bundled model"));
-  gtk_label_set_mnemonic_widget (GTK_LABEL (label), c->entry);
   c->status = gtk_label_new (NULL);
   gtk_label_set_xalign (GTK_LABEL (c->status), 0.0);
   gtk_label_set_line_wrap (GTK_LABEL (c->status), TRUE);

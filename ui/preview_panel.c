@@ -144,7 +144,7 @@ sd_preview_panel_new (GimpProcedureConfig *config, SdRunner *runner, int image_w
   p->start = gtk_button_new_with_mnemonic (_("_Preview composition"));
   gtk_widget_set_tooltip_text (p->start, _("Run only the quick global pass and show its picture; "
                                            "Generate then continues from it at full resolution"));
-  p->cancel = gtk_button_new_with_mnemonic (_("Cancel pre_view"));
+  p->cancel = gtk_button_new_with_label (_("Cancel preview"));
   p->status = gtk_label_new (NULL);
   gtk_label_set_line_wrap (GTK_LABEL (p->status), TRUE);
   gtk_label_set_max_width_chars (GTK_LABEL (p->status), 40);
@@ -155,10 +155,11 @@ sd_preview_panel_new (GimpProcedureConfig *config, SdRunner *runner, int image_w
   g_object_set_data_full (G_OBJECT (box), "sd-panel", p, g_free);
   gtk_box_pack_start (GTK_BOX (buttons), p->start, TRUE, TRUE, 0);
   gtk_box_pack_start (GTK_BOX (buttons), p->cancel, FALSE, FALSE, 0);
-  gtk_box_pack_start (GTK_BOX (box), frame, TRUE, TRUE, 0);
+  gtk_box_pack_start (GTK_BOX (box), frame, FALSE, FALSE, 0);
   gtk_box_pack_start (GTK_BOX (box), p->progress, FALSE, FALSE, 0);
   gtk_box_pack_start (GTK_BOX (box), buttons, FALSE, FALSE, 0);
   gtk_box_pack_start (GTK_BOX (box), p->status, FALSE, FALSE, 0);
+  gtk_widget_set_valign (box, GTK_ALIGN_START);
   gtk_widget_show_all (box);
   return box;
 }

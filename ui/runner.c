@@ -109,11 +109,18 @@ msg_dispatch (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Queues msg on the job's context. Not g_main_context_invoke: it would run msg_dispatch in the
+ * worker itself whenever the context is free to acquire (the main thread between iterations). */
 static void
 post (Job *job, Msg *msg)
 {
+  GSource *source = g_idle_source_new ();
+
   msg->job = job_ref (job);
-  g_main_context_invoke_full (job->context, G_PRIORITY_DEFAULT, msg_dispatch, msg, msg_free);
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, msg_dispatch, msg, msg_free);
+  g_source_attach (source, job->context);
+  g_source_unref (source);
 }
 
 static void

@@ -1,7 +1,10 @@
 /* test_gimp_plugin.c: the plug-in end to end in a headless GIMP 3: Script-Fu calls of
  * plug-in-scaledit-generate and -upscale (named and positional arguments) checked against the
  * scaledit CLI's output for the same parameters (pixels within ±1 in 8 bits, the same parameters
- * text), bad arguments, last values and the German catalog. */
+ * text), bad arguments, last values, the German catalog, the precision of new images and of
+ * layers in 16-bit and float images, and GIMP's progress Cancel (which kills the plug-in). */
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <gio/gio.h>
@@ -397,6 +400,211 @@ test_german (void)
   sd_gimp_free (gimp);
 }
 
+/* The precision's value and GIMP's constant for it, and the layer's bytes per pixel. */
+static void
+check_precision (const char *output, const char *key, int bpp)
+{
+  g_autofree char *v = said (output, key);
+  g_auto (GStrv) f = g_strsplit (v, " ", -1);
+
+  g_test_message ("%s: precision, expected precision, bytes per pixel: %s", key, v);
+  g_assert_cmpuint (g_strv_length (f), ==, 3);
+  g_assert_cmpstr (f[0], ==, f[1]);
+  g_assert_cmpint (atoi (f[2]), ==, bpp);
+}
+
+/* A new image asked for in u16 or f32 gets that precision; generating into an existing 16-bit or
+ * float (linear) image writes a layer of the image's precision. Each result, converted to 8 bits
+ * by GIMP, matches the CLI's 8-bit output within ±1. */
+static void
+test_precision (void)
+{
+  GError *error = NULL;
+  SdGimp *gimp = sd_gimp_new (&error);
+  static const char *const names[] = { "new-u16", "new-f32", "into-u16", "into-f32" };
+  g_autofree char *qm = NULL, *body = NULL, *output = NULL, *cli = NULL;
+  char *q[G_N_ELEMENTS (names)], *png[G_N_ELEMENTS (names)];
+  gsize i;
+
+  g_assert_no_error (error);
+  for (i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *file = g_strconcat (names[i], ".png", NULL);
+      png[i] = sd_gimp_tmp_path (gimp, file);
+      q[i] = sd_gimp_quote (png[i]);
+    }
+  qm = sd_gimp_quote (model_path ());
+  body = g_strdup_printf (
+    "(define (gen . args) (cadr (apply plug-in-scaledit-generate"
+    "  (append (list #:run-mode RUN-NONINTERACTIVE #:prompt \"" PROMPT "\" #:width 80 #:height 64"
+    "                #:seed 3 #:global-steps " STEPS " #:detail-steps " DETAIL_STEPS
+    "                #:model %s #:device \"cpu\") args))))"
+    "(define (save-u8 img path)"
+    "  (gimp-image-convert-precision img PRECISION-U8-NON-LINEAR)"
+    "  (gimp-file-save RUN-NONINTERACTIVE img path -1))"
+    "(define (say key img layer expected)"
+    "  (sd-say key (car (gimp-image-get-precision img)) expected (car (gimp-drawable-get-bpp layer))))"
+    "(define (existing precision)"
+    "  (let* ((img (car (gimp-image-new-with-precision 80 64 RGB precision)))"
+    "         (bg (car (gimp-layer-new img \"background\" 80 64 RGB-IMAGE 100 LAYER-MODE-NORMAL))))"
+    "    (gimp-image-insert-layer img bg 0 0) (list img bg)))"
+    "(let* ((l (gen #:precision \"u16\")) (img (car (gimp-item-get-image l))))"
+    "  (say \"new-u16\" img l PRECISION-U16-NON-LINEAR) (save-u8 img %s))"
+    "(let* ((l (gen #:precision \"f32\")) (img (car (gimp-item-get-image l))))"
+    "  (say \"new-f32\" img l PRECISION-FLOAT-NON-LINEAR) (save-u8 img %s))"
+    "(let* ((e (existing PRECISION-U16-NON-LINEAR)) (img (car e))"
+    "       (l (gen #:image img #:drawables (vector (cadr e)) #:new-image FALSE)))"
+    "  (say \"into-u16\" img l PRECISION-U16-NON-LINEAR) (save-u8 img %s))"
+    "(let* ((e (existing PRECISION-FLOAT-LINEAR)) (img (car e))"
+    "       (l (gen #:image img #:drawables (vector (cadr e)) #:new-image FALSE)))"
+    "  (say \"into-f32\" img l PRECISION-FLOAT-LINEAR) (save-u8 img %s))",
+    qm, q[0], q[1], q[2], q[3]);
+  output = run_script (gimp, body);
+  /* RGB without alpha: 3 channels of 2 or 4 bytes */
+  check_precision (output, "new-u16", 6);
+  check_precision (output, "new-f32", 12);
+  check_precision (output, "into-u16", 6);
+  check_precision (output, "into-f32", 12);
+
+  cli = sd_gimp_tmp_path (gimp, "cli-precision.png");
+  run_cli ((const char *const[]) { "generate", "--prompt", PROMPT, "--width", "80", "--height",
+                                   "64", "--seed", "3", "--out", cli, NULL });
+  for (i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      compare_png (png[i], cli, 1);
+      g_free (png[i]);
+      g_free (q[i]);
+    }
+  sd_gimp_free (gimp);
+}
+
+/* Plays the part of the Cancel button of GIMP's progress bar, which ends a plug-in by killing
+ * its process: kills the plug-in once it has been running a procedure for a while. Only this
+ * test's GIMP's plug-in: the one whose environment names this test's GIMP folder. */
+typedef struct
+{
+  char *program;      /* the plug-in executable GIMP starts */
+  char *env_mark;     /* GIMP3_DIRECTORY=..., as GIMP passes it on to its plug-ins */
+  guint after_ms;     /* how long the procedure runs before the kill */
+  gint killed;        /* set once it was killed */
+  gint stop;          /* set by the test to end the watch */
+} Killer;
+
+/* Whether the NUL-separated list (len bytes) holds item; with first_only, as its first item. */
+static gboolean
+nul_list_has (const char *list, gsize len, const char *item, gboolean first_only)
+{
+  gsize at;
+  for (at = 0; at < len; at += strlen (list + at) + 1)
+    if (g_str_equal (list + at, item))
+      return TRUE;
+    else if (first_only)
+      return FALSE;
+  return FALSE;
+}
+
+/* The pid of a process running `program ... -run ...` with env_mark in its environment, or 0. */
+static pid_t
+find_running_plugin (const char *program, const char *env_mark)
+{
+  GDir *proc = g_dir_open ("/proc", 0, NULL);
+  const char *name;
+  pid_t found = 0;
+
+  while (proc && !found && (name = g_dir_read_name (proc)))
+    {
+      g_autofree char *path = NULL, *cmdline = NULL, *env_path = NULL, *env = NULL;
+      gsize len = 0, env_len = 0;
+
+      if (!g_ascii_isdigit (name[0]))
+        continue;
+      path = g_build_filename ("/proc", name, "cmdline", NULL);
+      env_path = g_build_filename ("/proc", name, "environ", NULL);
+      if (g_file_get_contents (path, &cmdline, &len, NULL)
+          && nul_list_has (cmdline, len, program, TRUE) && nul_list_has (cmdline, len, "-run", FALSE)
+          && g_file_get_contents (env_path, &env, &env_len, NULL)
+          && nul_list_has (env, env_len, env_mark, FALSE))
+        found = (pid_t) atoi (name);
+    }
+  if (proc)
+    g_dir_close (proc);
+  return found;
+}
+
+static gpointer
+killer_thread (gpointer data)
+{
+  Killer *k = data;
+  gint64 seen = 0;
+  pid_t pid;
+
+  while (!g_atomic_int_get (&k->stop))
+    {
+      pid = find_running_plugin (k->program, k->env_mark);
+      if (pid && !seen)
+        seen = g_get_monotonic_time ();
+      if (pid && g_get_monotonic_time () - seen >= (gint64) k->after_ms * 1000)
+        {
+          kill (pid, SIGKILL);
+          g_atomic_int_set (&k->killed, 1);
+          break;
+        }
+      g_usleep (20000);
+    }
+  return NULL;
+}
+
+/* A run ended from GIMP's progress bar (the plug-in killed mid-run) leaves the image as it was:
+ * no new layer, no new image, no comment. */
+static void
+test_progress_cancel (void)
+{
+  GError *error = NULL;
+  SdGimp *gimp = sd_gimp_new (&error);
+  g_autofree char *qm = NULL, *body = NULL, *output = NULL, *plugins = NULL;
+  g_autofree char *before = NULL, *after = NULL;
+  Killer k = { 0 };
+  GThread *thread;
+  char *v;
+
+  g_assert_no_error (error);
+  plugins = g_canonicalize_filename (g_getenv ("SCALEDIT_PLUGIN_PATH"), NULL);
+  k.program = g_build_filename (plugins, "scaledit", "scaledit", NULL);
+  k.env_mark = g_strconcat ("GIMP3_DIRECTORY=", sd_gimp_tmp_dir (gimp), "/gimp3", NULL);
+  k.after_ms = 2000;
+  qm = sd_gimp_quote (model_path ());
+  /* about 90 s of work on one core: far longer than the 2 s before the kill */
+  body = g_strdup_printf (
+    "(let* ((img (car (gimp-image-new 512 512 RGB)))"
+    "       (bg (car (gimp-layer-new img \"background\" 512 512 RGB-IMAGE 100 LAYER-MODE-NORMAL))))"
+    "  (gimp-image-insert-layer img bg 0 0)"
+    "  (sd-say \"before\" (sd-layers img) (vector-length (car (gimp-get-images)))"
+    "          (length (car (gimp-image-get-parasite-list img))))"
+    "  (sd-say \"run\" (sd-try (lambda () (plug-in-scaledit-generate"
+    "    #:run-mode RUN-NONINTERACTIVE #:image img #:drawables (vector bg) #:prompt \"" PROMPT "\""
+    "    #:global-steps 1000 #:detail-steps 1000 #:model %s #:device \"cpu\"))))"
+    "  (sd-say \"after\" (sd-layers img) (vector-length (car (gimp-get-images)))"
+    "          (length (car (gimp-image-get-parasite-list img)))))",
+    qm);
+  thread = g_thread_new ("killer", killer_thread, &k);
+  output = run_script (gimp, body);
+  g_atomic_int_set (&k.stop, 1);
+  g_thread_join (thread);
+  g_assert_true (g_atomic_int_get (&k.killed));
+  v = said (output, "run");
+  g_test_message ("the killed run returned %s", v);
+  g_assert_true (g_str_has_prefix (v, "(error "));
+  g_free (v);
+  /* layers, images, image parasites: one layer, and nothing added */
+  before = said (output, "before");
+  after = said (output, "after");
+  g_assert_true (g_str_has_prefix (before, "1 1 "));
+  g_assert_cmpstr (after, ==, before);
+  g_free (k.program);
+  g_free (k.env_mark);
+  sd_gimp_free (gimp);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -405,5 +613,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gimp/plugin/bad-arguments", test_bad_arguments);
   g_test_add_func ("/gimp/plugin/last-values", test_last_values);
   g_test_add_func ("/gimp/plugin/german", test_german);
+  g_test_add_func ("/gimp/plugin/precision", test_precision);
+  g_test_add_func ("/gimp/plugin/progress-cancel", test_progress_cancel);
   return g_test_run ();
 }
