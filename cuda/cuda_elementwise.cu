@@ -1,5 +1,6 @@
 /* cuda_elementwise.cu: the CUDA backend's elementwise ops (gated residual adds, activations,
- * products, axpby, row gathers, copies) and the dtype conversions of uploads and downloads. */
+ * products, axpby, row gathers, copies; copy and axpby also to and from f32 buffers) and the dtype
+ * conversions of uploads and downloads. */
 #include <cuda_fp16.h>
 
 #include "cuda_vec.cuh"
@@ -108,10 +109,66 @@ cu_mul (SdBackend *be, SdView x, SdView y, int rows, int cols)
   launch_binary (be, EW_MUL, x, y, rows, cols, SD_ACT_NONE, 0, 0, "mul");
 }
 
+static __device__ __forceinline__ float
+load1 (const float *p)
+{
+  return *p;
+}
+
+static __device__ __forceinline__ float
+load1 (const bf16 *p)
+{
+  return __bfloat162float (*p);
+}
+
+static __device__ __forceinline__ void
+store1 (float *p, float v)
+{
+  *p = v;
+}
+
+static __device__ __forceinline__ void
+store1 (bf16 *p, float v)
+{
+  *p = __float2bfloat16_rn (v);
+}
+
+/* copy (y = x) or axpby (y = a x + b y) where either side is an alloc_f32 buffer. */
+template <typename TX, typename TY>
+static __global__ void
+mixed_kernel (int axpby, const TX *x, long ldx, TY *y, long ldy, int rows, int cols, float a, float b)
+{
+  for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < (long) rows * cols;
+       i += (long) gridDim.x * blockDim.x)
+    {
+      const long r = i / cols, c = i % cols;
+      float v = load1 (x + r * ldx + c);
+      if (axpby)
+        v = a * v + b * load1 (y + r * ldy + c);
+      store1 (y + r * ldy + c, v);
+    }
+}
+
+static void
+launch_mixed (CuBackend *cb, int axpby, SdView x, SdView y, int rows, int cols, float a, float b)
+{
+  const unsigned grid = cu_grid ((gsize) rows * cols, THREADS);
+  if (x.buf->f32 && y.buf->f32)
+    mixed_kernel<<<grid, THREADS, 0, cb->stream>>> (axpby, cu_ptr_f32 (x), x.ld, cu_ptr_f32 (y), y.ld, rows, cols, a, b);
+  else if (x.buf->f32)
+    mixed_kernel<<<grid, THREADS, 0, cb->stream>>> (axpby, cu_ptr_f32 (x), x.ld, cu_ptr (y), y.ld, rows, cols, a, b);
+  else
+    mixed_kernel<<<grid, THREADS, 0, cb->stream>>> (axpby, cu_ptr (x), x.ld, cu_ptr_f32 (y), y.ld, rows, cols, a, b);
+  cu_check (cb, cudaGetLastError (), axpby ? "axpby (f32)" : "copy (f32)");
+}
+
 void
 cu_axpby (SdBackend *be, float a, SdView x, float b, SdView y, int rows, int cols)
 {
-  launch_binary (be, EW_AXPBY, x, y, rows, cols, SD_ACT_NONE, a, b, "axpby");
+  if (rows > 0 && cols > 0 && (x.buf->f32 || y.buf->f32))
+    launch_mixed (cu_backend (be), 1, x, y, rows, cols, a, b);
+  else
+    launch_binary (be, EW_AXPBY, x, y, rows, cols, SD_ACT_NONE, a, b, "axpby");
 }
 
 template <int V>
@@ -160,6 +217,11 @@ cu_copy (SdBackend *be, SdView src, SdView dst, int rows, int cols)
   CuBackend *cb = cu_backend (be);
   if (rows <= 0 || cols <= 0)
     return;
+  if (src.buf->f32 || dst.buf->f32)
+    {
+      launch_mixed (cb, 0, src, dst, rows, cols, 0, 0);
+      return;
+    }
   cu_check (cb,
             cudaMemcpy2DAsync (cu_ptr (dst), (size_t) dst.ld * sizeof (bf16), cu_ptr (src),
                                (size_t) src.ld * sizeof (bf16), (size_t) cols * sizeof (bf16), rows,

@@ -119,11 +119,11 @@ typedef struct {
   void (*activate) (SdBackend *be, SdView x, SdView y, int rows, int cols, SdAct act);
   /* y = x * y elementwise over rows x cols. */
   void (*mul) (SdBackend *be, SdView x, SdView y, int rows, int cols);
-  /* y = a * x + b * y over rows x cols. */
+  /* y = a * x + b * y over rows x cols (x and y may be alloc_f32 buffers). */
   void (*axpby) (SdBackend *be, float a, SdView x, float b, SdView y, int rows, int cols);
   /* dst row i = src row idx[i] (cols columns); idx is a host array of n rows. */
   void (*gather_rows) (SdBackend *be, SdView src, SdView dst, const int *idx, int n, int cols);
-  /* Copies a rows x cols block. */
+  /* Copies a rows x cols block (converting where one side is an alloc_f32 buffer). */
   void (*copy) (SdBackend *be, SdView src, SdView dst, int rows, int cols);
 
   /* VAE ops. An image is CHW: `channels` planes of `hw` (or h x w) elements, plane c at

@@ -157,6 +157,26 @@ raster_ids (int rows, int cols, double scale_r, double scale_c, float *ids)
       }
 }
 
+/* The sampler state stays f32 on every backend (alloc_f32); the model reads a copy of it in the
+ * backend's own element type, refreshed before every step. */
+static SdBuf *
+state_new (SdBackend *be, const float *host, gsize n, GError **error)
+{
+  SdBuf *s = be->ops->alloc_f32 (be, n, error);
+  if (s && !be->ops->upload (be, s, 0, host, n, error))
+    {
+      be->ops->release (be, s);
+      return NULL;
+    }
+  return s;
+}
+
+static void
+state_to_model (SdBackend *be, SdBuf *state, SdBuf *x, gsize n)
+{
+  be->ops->copy (be, sd_view (state, 0, (int) n), sd_view (x, 0, (int) n), 1, (int) n);
+}
+
 /* The global pass: dense attention at gw x gh from noise; returns the clean latent. */
 static float *
 global_pass (Gen *g, GError **error)
@@ -168,13 +188,14 @@ global_pass (Gen *g, GError **error)
   float *noise = g_new (float, n), *tokens = g_new (float, n), *ids = g_new (float, (gsize) n_img * 3);
   float *latent = NULL;
   Runs runs = { 0 };
-  SdBuf *x = NULL, *v = NULL, *vneg = NULL;
+  SdBuf *xs = NULL, *x = NULL, *v = NULL, *vneg = NULL;
   int i;
 
   sd_noise_normal ((guint64) g->req->seed, 0, noise, n);
   sd_latent_pack (noise, LATENT_CH, rows, cols, tokens);
   raster_ids (rows, cols, 1, 1, ids);
-  if (!runs_new (g, &runs, n_img, 0, ids, 10000, NULL, error) || !(x = sd_buf_from_host (be, tokens, n, error))
+  if (!runs_new (g, &runs, n_img, 0, ids, 10000, NULL, error) || !(xs = state_new (be, tokens, n, error))
+      || !(x = be->ops->alloc (be, n, error))
       || !(v = be->ops->alloc (be, n, error)) || (g->cfg && !(vneg = be->ops->alloc (be, n, error))))
     goto out;
   for (i = 0; i < g->req->global_steps; i++)
@@ -183,16 +204,19 @@ global_pass (Gen *g, GError **error)
       if (cancelled (g, error))
         goto out;
       progress (g, "global", i, g->req->global_steps);
+      state_to_model (be, xs, x, n);
       if (!velocity (g, &runs, x, &t, 1, NULL, g->req->global_guidance, v, vneg, n, error))
         goto out;
-      sd_euler_step (be, x, v, n, g->sigmas[i], g->sigmas[i + 1]);
+      sd_euler_step (be, xs, v, n, g->sigmas[i], g->sigmas[i + 1]);
     }
   progress (g, "global", g->req->global_steps, g->req->global_steps);
-  if (!be->ops->download (be, x, 0, tokens, n, error))
+  if (!be->ops->download (be, xs, 0, tokens, n, error))
     goto out;
   latent = g_new (float, n);
   sd_latent_unpack (tokens, LATENT_CH, rows, cols, latent);
 out:
+  if (xs)
+    be->ops->release (be, xs);
   if (x)
     be->ops->release (be, x);
   if (v)
@@ -228,7 +252,7 @@ detail_pass (Gen *g, const float *x0, const float *lr_latent, GError **error)
   SdSegment seg[2] = { { 0, n_hr, 0 }, { n_hr, n_lr, 1 } };
   SdSegments segs = { seg, 2 };
   Runs runs = { 0 };
-  SdBuf *x = NULL, *v = NULL, *vneg = NULL;
+  SdBuf *xs = NULL, *x = NULL, *v = NULL, *vneg = NULL;
   int i;
   gsize k;
 
@@ -261,7 +285,8 @@ detail_pass (Gen *g, const float *x0, const float *lr_latent, GError **error)
   for (i = 0; i < n_hr + n_lr; i++)
     memcpy (ids + (gsize) i * 3, lay->rope_ids + (gsize) (lay->hr_start + i) * 3, 3 * sizeof (float));
   if (!runs_new (g, &runs, n_hr + n_lr, n_lr, ids, 10000.0 * q->ntk_factor, plan, error)
-      || !(x = sd_buf_from_host (be, seq, n, error)) || !(v = be->ops->alloc (be, n, error))
+      || !(xs = state_new (be, seq, n, error)) || !(x = be->ops->alloc (be, n, error))
+      || !(v = be->ops->alloc (be, n, error))
       || (g->cfg && !(vneg = be->ops->alloc (be, n, error))))
     goto out;
   for (i = start; i < q->global_steps; i++)
@@ -270,19 +295,22 @@ detail_pass (Gen *g, const float *x0, const float *lr_latent, GError **error)
       if (cancelled (g, error))
         goto out;
       progress (g, "detail", i - start, q->detail_steps);
+      state_to_model (be, xs, x, n);
       if (!velocity (g, &runs, x, ts, 2, &segs, q->detail_guidance, v, vneg, n, error))
         goto out;
       /* only the HR tokens move; the LR guidance stays clean */
-      sd_euler_step (be, x, v, n_hr_el, g->sigmas[i], g->sigmas[i + 1]);
+      sd_euler_step (be, xs, v, n_hr_el, g->sigmas[i], g->sigmas[i + 1]);
     }
   progress (g, "detail", q->detail_steps, q->detail_steps);
-  if (!be->ops->download (be, x, 0, seq, n_hr_el, error))
+  if (!be->ops->download (be, xs, 0, seq, n_hr_el, error))
     goto out;
   for (i = 0; i < n_hr; i++)
     memcpy (raster + (gsize) lay->hr_perm[i] * feat, seq + (gsize) i * feat, feat * sizeof (float));
   out = g_new (float, n_hr_el);
   sd_latent_unpack (raster, LATENT_CH, hr_rows, hr_cols, out);
 out:
+  if (xs)
+    be->ops->release (be, xs);
   if (x)
     be->ops->release (be, x);
   if (v)

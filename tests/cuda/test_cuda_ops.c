@@ -1,4 +1,5 @@
-/* test_cuda_ops.c: every CUDA backend op but attention against the CPU backend on fresh random
+/* test_cuda_ops.c: every CUDA backend op but the fused attention kernel (test_cuda_attention.c)
+ * against the CPU backend on fresh random
  * inputs, with strided (16-byte aligned and unaligned) views and NaN-poisoned outputs:
  * ‖gpu − cpu‖ / ‖cpu‖ ≤ 1e-2 (bf16 storage, f32 arithmetic), ≤ 1e-5 for ops into f32 buffers. */
 #include <math.h>
@@ -393,6 +394,35 @@ test_f32_buffers (void)
   g_assert_cmpuint (GPU->bytes_in_use, ==, before);
   g_free (back);
   g_free (h);
+
+  /* copy and axpby across f32 and bf16 buffers (the sampler state) */
+  {
+    const int rows = 37, cols = 129;
+    Pair xb = pair_random (rng, (gsize) rows * (cols + 3), 2.0f);
+    float *hs = sd_test_random (rng, (gsize) rows * (cols + 3), 2.0f);
+    Pair xf = pair_f32 (hs, (gsize) rows * (cols + 3)), yf = pair_f32 (NULL, (gsize) rows * (cols + 3));
+    Pair yb = pair_random (rng, (gsize) rows * (cols + 3), 1.0f);
+    double err;
+    pair_poison (&yf);
+    GPU->ops->copy (GPU, sd_view (xb.g, 0, cols + 3), sd_view (yf.g, 0, cols + 3), rows, cols);
+    CPU->ops->copy (CPU, sd_view (xb.c, 0, cols + 3), sd_view (yf.c, 0, cols + 3), rows, cols);
+    err = pair_error_rows (&yf, 0, cols + 3, rows, cols);
+    g_assert_cmpfloat (err, ==, 0); /* bf16 values are exact in f32 */
+    GPU->ops->axpby (GPU, -0.37f, sd_view (xb.g, 0, cols + 3), 1.0f, sd_view (xf.g, 0, cols + 3), rows, cols);
+    CPU->ops->axpby (CPU, -0.37f, sd_view (xb.c, 0, cols + 3), 1.0f, sd_view (xf.c, 0, cols + 3), rows, cols);
+    err = pair_error_rows (&xf, 0, cols + 3, rows, cols);
+    g_test_message ("axpby bf16 -> f32: rel error %.2e", err);
+    g_assert_cmpfloat (err, <=, TOL_F32);
+    pair_poison (&yb);
+    GPU->ops->copy (GPU, sd_view (xf.g, 0, cols + 3), sd_view (yb.g, 0, cols + 3), rows, cols);
+    CPU->ops->copy (CPU, sd_view (xf.c, 0, cols + 3), sd_view (yb.c, 0, cols + 3), rows, cols);
+    check (&yb, (Layout) { 0, 3 }, rows, cols, "copy f32 -> bf16");
+    g_free (hs);
+    pair_free (&xb);
+    pair_free (&xf);
+    pair_free (&yf);
+    pair_free (&yb);
+  }
   g_rand_free (rng);
 }
 
@@ -570,6 +600,64 @@ test_upsample_transpose (void)
   g_rand_free (rng);
 }
 
+/* The generic attention path (head dims the fused kernel does not take): dense, queries fewer
+ * than keys, causal, and T5's relative bias, against the CPU backend. */
+static void
+test_attention_generic (void)
+{
+  static const struct {
+    int n_q, n_kv, heads, d, causal, bias;
+  } cases[] = {
+    { 130, 130, 1, 32, 0, 0 }, { 25, 130, 1, 32, 0, 0 }, { 77, 77, 2, 16, 0, 0 },
+    { 200, 200, 3, 16, 1, 0 }, { 50, 70, 2, 32, 0, 1 }, { 33, 300, 1, 96, 0, 0 },
+  };
+  GRand *rng;
+  gsize i;
+
+  if (cuda_test_skip ())
+    return;
+  rng = test_rng ();
+  for (i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      const int nq = cases[i].n_q, nk = cases[i].n_kv, h = cases[i].heads, d = cases[i].d, ld = h * d + 4;
+      Pair q = pair_random (rng, (gsize) nq * ld, 2.0f), k = pair_random (rng, (gsize) nk * ld, 2.0f);
+      Pair v = pair_random (rng, (gsize) nk * ld, 2.0f), o = pair_random (rng, (gsize) nq * ld, 1.0f);
+      Pair b = pair_random (rng, (gsize) h * (nq + nk - 1), 1.0f);
+      SdAttnArgs ag = { 0 }, ac;
+      char *what;
+      ag.n_q = nq;
+      ag.n_kv = nk;
+      ag.heads = h;
+      ag.head_dim = d;
+      ag.scale = 1.0f / sqrtf ((float) d);
+      ag.causal = cases[i].causal;
+      ac = ag;
+      ag.q = sd_view (q.g, 0, ld);
+      ag.k = sd_view (k.g, 0, ld);
+      ag.v = sd_view (v.g, 0, ld);
+      ag.out = sd_view (o.g, 0, ld);
+      ag.bias_by_delta = cases[i].bias ? b.g : NULL;
+      ac.q = sd_view (q.c, 0, ld);
+      ac.k = sd_view (k.c, 0, ld);
+      ac.v = sd_view (v.c, 0, ld);
+      ac.out = sd_view (o.c, 0, ld);
+      ac.bias_by_delta = cases[i].bias ? b.c : NULL;
+      pair_poison (&o);
+      GPU->ops->attention (GPU, &ag);
+      CPU->ops->attention (CPU, &ac);
+      what = g_strdup_printf ("generic attention %d x %d, %d x %d, causal %d, bias %d", nq, nk, h, d, cases[i].causal,
+                              cases[i].bias);
+      check (&o, (Layout) { 0, 4 }, nq, h * d, what);
+      g_free (what);
+      pair_free (&q);
+      pair_free (&k);
+      pair_free (&v);
+      pair_free (&o);
+      pair_free (&b);
+    }
+  g_rand_free (rng);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -582,6 +670,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cuda/ops/head-norm-rope", test_head_norm_rope);
   g_test_add_func ("/cuda/ops/elementwise", test_elementwise);
   g_test_add_func ("/cuda/ops/f32-buffers", test_f32_buffers);
+  g_test_add_func ("/cuda/ops/attention-generic", test_attention_generic);
   g_test_add_func ("/cuda/ops/conv2d", test_conv2d);
   g_test_add_func ("/cuda/ops/group-norm", test_group_norm);
   g_test_add_func ("/cuda/ops/upsample-transpose", test_upsample_transpose);
