@@ -5,7 +5,7 @@ generate --depth 16` and the reference fed the same Philox noise give the same f
 (relative difference at most 1e-4; the acceptance bound of issue 9 is 1e-3, 16-bit output alone
 accounts for about 5e-6). First the noise itself: tools/eval/philox_noise.py against Random123's
 Philox4x32-10 known answers and bit for bit against the engine's sd_noise_normal (noise_dump).
-Then the bundled model models/scaledit-tiny (once exported) at 256x256 the same way.
+Then the bundled model models/scaledit-tiny (once exported) at 256x256 with 10/6 steps the same way.
 Exits 77 (skipped) when torch, diffusers or transformers are missing.
 
 Usage: test_pipeline_torch.py SCALEDIT_CLI NOISE_DUMP
@@ -134,8 +134,9 @@ def main():
         else:
             print("note  the engine has no --no-model-lora yet: the model-LoRA case is left out")
         if os.path.exists(os.path.join(BUNDLED, "transformer", "config.json")):
-            compare(cli, BUNDLED, TorchPipeline(BUNDLED), Request(PROMPT, 256, 256, seed=7, use_model_lora=model_lora),
-                    [], tmp, "the bundled model at 256x256" + ("" if model_lora else " without its LoRA"))
+            compare(cli, BUNDLED, TorchPipeline(BUNDLED), Request(PROMPT, 256, 256, seed=7, global_steps=10,
+                                                                  detail_steps=6, use_model_lora=model_lora),
+                    [], tmp, "the bundled model at 256x256, 10/6 steps" + ("" if model_lora else " without its LoRA"))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if failures:

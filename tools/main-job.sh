@@ -44,5 +44,5 @@ else
   echo "main-job: no GIMP 3 development files here: the plug-in was not built"
 fi
 
-"$build/cli/scaledit" generate --prompt "a snowy mountain lake at sunset with pine trees" \
+"$build/cli/scaledit" generate --prompt "a snowy mountain lake with pine trees at sunset with the setting sun and a few clouds" \
   --width "$size" --height "$size" --seed 1 --out "$out" --verbose "$@"

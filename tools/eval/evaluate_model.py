@@ -158,11 +158,12 @@ def tiling(gen, scenes, size, tile, seam_period):
     return records
 
 
-def seams(paths, periods):
-    """Per period: the mean over pictures of (boundary gradient / elsewhere gradient)."""
+def seams(paths, periods, size):
+    """Per period: the mean over pictures of (boundary gradient / elsewhere gradient); none for a
+    period that draws no boundary inside a size² picture."""
     out = {}
     for name, period in periods.items():
-        ratios = [boundary_ratio(read_png(p), period) for p in paths]
+        ratios = [boundary_ratio(read_png(p), period) for p in paths] if period < size else []
         out[name] = {"period_px": period, "pictures": len(ratios),
                      "ratio_mean": float(np.mean(ratios)) if ratios else None,
                      "ratio_max": float(np.max(ratios)) if ratios else None}
@@ -327,7 +328,7 @@ def main():
     if "seams" in parts:
         paths = sorted({p for p in (list(verdicts) + [r["path"] for r in res.get("coherence", {}).get("records", [])])})
         res["seams"] = seams(paths, {"Scale-DiT, window boundaries": args.window * 16,
-                                     "Scale-DiT, VAE tile boundaries": args.vae_tile})
+                                     "Scale-DiT, VAE tile boundaries": args.vae_tile}, args.large)
         if res.get("tiling", {}).get("records"):
             ratios = [r["tile_seam_ratio"] for r in res["tiling"]["records"]]
             res["seams"]["plain tiling, tile boundaries (control)"] = {

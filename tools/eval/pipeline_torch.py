@@ -106,9 +106,10 @@ class TorchPipeline:
         self.dtype = dtype
         self.tok_clip = CLIPTokenizer.from_pretrained(model_dir, subfolder="tokenizer")
         self.tok_t5 = T5TokenizerFast.from_pretrained(model_dir, subfolder="tokenizer_2")
-        self.clip = CLIPTextModel.from_pretrained(model_dir, subfolder="text_encoder").eval()
-        self.t5 = T5EncoderModel.from_pretrained(model_dir, subfolder="text_encoder_2").eval()
-        self.vae = AutoencoderKL.from_pretrained(model_dir, subfolder="vae").eval()
+        # f32 as the engine computes (transformers 5 would otherwise keep bf16 checkpoints in bf16)
+        self.clip = CLIPTextModel.from_pretrained(model_dir, subfolder="text_encoder", dtype=torch.float32).eval()
+        self.t5 = T5EncoderModel.from_pretrained(model_dir, subfolder="text_encoder_2", dtype=torch.float32).eval()
+        self.vae = AutoencoderKL.from_pretrained(model_dir, subfolder="vae", torch_dtype=torch.float32).eval()
         self.flux = flux_torch.FluxTransformer.from_pretrained(model_dir, dtype=dtype).eval()
         self.guidance_embeds = bool(self.flux.config["guidance_embeds"])
         self.lora_dir = os.path.join(model_dir, "scale_dit_lora")

@@ -23,8 +23,8 @@ done
 libs=$(mktemp -d /tmp/scaledit-libs.XXXXXX)
 tar -xJf "$carry/lib/libs.tar.xz" -C "$libs"
 export LD_LIBRARY_PATH=$libs:$libs/openblas-pthread:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-export SCALEDIT_CUDA_MODULE=$PWD/$module
+export SCALEDIT_CUDA_MODULE=$(readlink -f "$module")
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-8} PYTHONUNBUFFERED=1
-nvidia-smi -L || true
+if command -v nvidia-smi >/dev/null; then nvidia-smi -L; fi
 exec python3 tools/eval/evaluate_model.py --cli "$cli" --model "${MODEL:-models/scaledit-tiny}" --device cuda \
   --out "${OUT:-eval-out}" "$@"

@@ -79,15 +79,15 @@ def generate(transformer, encoders, vae, prompts, size, steps=28, seed=0, noise=
     txt_ids = torch.zeros(txt.shape[1], 3, device=device)
     sig = sigmas(steps, x.shape[1])
 
-    def velocity(t, e, p, s):
+    def velocity(e, p, s):
         return transformer(hidden_states=x, encoder_hidden_states=e, pooled_projections=p,
                            timestep=torch.full((B,), s, device=device), img_ids=img_ids,
                            txt_ids=txt_ids, return_dict=False)[0].float()
 
     for i in range(steps):
-        v = velocity(x, txt, pooled, sig[i])
+        v = velocity(txt, pooled, sig[i])
         if true_cfg > 1:
-            vn = velocity(x, ntxt, npooled, sig[i])
+            vn = velocity(ntxt, npooled, sig[i])
             v = vn + true_cfg * (v - vn)
         x = x + (sig[i + 1] - sig[i]) * v
     z = unpack(x, h, h) / vae.config.scaling_factor + vae.config.shift_factor

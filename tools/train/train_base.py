@@ -15,6 +15,7 @@ import os
 import sys
 import time
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -53,8 +54,7 @@ def encode_latents(vae, images, size, dev, batch=64):
         with torch.autocast("cuda", torch.bfloat16, enabled=dev == "cuda"):
             z = vae.encode(torch.cat([x, x.flip(3)])).latent_dist.mean.float()
         out.append(((z - vae.config.shift_factor) * vae.config.scaling_factor).to(torch.bfloat16))
-    z = torch.cat(out)  # pairs: [batch originals, batch mirrors] per chunk; order does not matter
-    return z
+    return torch.cat(out)  # per chunk of `batch` pictures: the originals, then their mirrors
 
 
 def main():
@@ -73,6 +73,7 @@ def main():
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     dev = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.backends.cuda.enable_cudnn_sdp(False)  # its backward fails at large batch x heads (H100, torch 2.11)
     t_start = time.time()
     vae, clip, t5, tr = load_models(args.model_dir, args.resume)
     vae.to(dev).eval().requires_grad_(False)
@@ -139,7 +140,6 @@ def main():
         scores = judge_scores(imgs, [a for _, _, a in held])
         print("judges on %d held-out captions at %d^2: %s" % (args.eval, args.size,
               ", ".join("%s %.2f" % kv for kv in scores.items())), flush=True)
-        import numpy as np
         np.save(os.path.join(args.out, "samples.npy"), imgs)
 
 
