@@ -141,6 +141,7 @@ test_generate_and_upscale (void)
   g_autofree char *gen1 = NULL, *gen2 = NULL, *into = NULL, *up = NULL, *q1 = NULL, *q2 = NULL;
   g_autofree char *qi = NULL, *qu = NULL, *qm = NULL, *body = NULL, *output = NULL;
   g_autofree char *cli_gen = NULL, *cli_into = NULL, *cli_up = NULL, *text = NULL;
+  g_autofree char *sq = NULL, *qs = NULL, *cli_sq = NULL;
   g_autofree char *comment = NULL, *cli_text = NULL, *random_text = NULL;
   char *v;
   const char *seed_at;
@@ -150,6 +151,8 @@ test_generate_and_upscale (void)
   gen2 = sd_gimp_tmp_path (gimp, "gen2.png");
   into = sd_gimp_tmp_path (gimp, "into.png");
   up = sd_gimp_tmp_path (gimp, "up.png");
+  sq = sd_gimp_tmp_path (gimp, "square.png");
+  qs = sd_gimp_quote (sq);
   q1 = sd_gimp_quote (gen1);
   q2 = sd_gimp_quote (gen2);
   qi = sd_gimp_quote (into);
@@ -187,6 +190,12 @@ test_generate_and_upscale (void)
     "             #:width 64 #:height 64 #:seed -1 #:global-steps " STEPS " #:detail-steps " DETAIL_STEPS
     "             #:model %s #:device \"cpu\")))"
     "    (sd-text \"random\" (gimp-item-get-parasite (cadr r4) \"scaledit-parameters\")))"
+    /* 4b. a square new image, 64×64 */
+    "  (let ((r6 (plug-in-scaledit-generate #:run-mode RUN-NONINTERACTIVE #:prompt \"" PROMPT "\""
+    "             #:width 64 #:height 64 #:seed 3 #:global-steps " STEPS " #:detail-steps " DETAIL_STEPS
+    "             #:model %s #:device \"cpu\")))"
+    "    (sd-say \"square\" (car (gimp-image-get-width (car r6))) (car (gimp-image-get-height (car r6))))"
+    "    (gimp-file-save RUN-NONINTERACTIVE (car r6) %s -1))"
     /* 5. upscale the first result 2× into a new image */
     "  (let* ((r5 (plug-in-scaledit-upscale #:run-mode RUN-NONINTERACTIVE #:image img1"
     "              #:drawables (vector l1) #:prompt \"" PROMPT "\" #:scale 2 #:seed 11"
@@ -196,7 +205,7 @@ test_generate_and_upscale (void)
     "    (sd-say \"upscale\" (car (gimp-image-get-width img5)) (car (gimp-image-get-height img5))"
     "            (sd-layers img1))"
     "    (gimp-file-save RUN-NONINTERACTIVE img5 %s -1)))",
-    qm, q1, qm, q2, qm, qi, qm, qm, qu);
+    qm, q1, qm, q2, qm, qi, qm, qm, qs, qm, qu);
   output = run_script (gimp, body);
 
   v = said (output, "new-size");
@@ -207,6 +216,9 @@ test_generate_and_upscale (void)
   g_free (v);
   v = said (output, "into");
   g_assert_cmpstr (v, ==, "same-image 2 100 70");
+  g_free (v);
+  v = said (output, "square");
+  g_assert_cmpstr (v, ==, "64 64");
   g_free (v);
   v = said (output, "upscale");
   g_assert_cmpstr (v, ==, "160 144 1");
@@ -219,6 +231,7 @@ test_generate_and_upscale (void)
   cli_gen = sd_gimp_tmp_path (gimp, "cli-gen.png");
   cli_into = sd_gimp_tmp_path (gimp, "cli-into.png");
   cli_up = sd_gimp_tmp_path (gimp, "cli-up.png");
+  cli_sq = sd_gimp_tmp_path (gimp, "cli-square.png");
   run_cli ((const char *const[]) { "generate", "--prompt", PROMPT, "--width", "80", "--height",
                                    "72", "--seed", "5", "--out", cli_gen, NULL });
   run_cli ((const char *const[]) { "generate", "--prompt", PROMPT, "--width", "100", "--height",
@@ -228,6 +241,9 @@ test_generate_and_upscale (void)
   compare_png (gen1, cli_gen, 1);
   compare_png (into, cli_into, 1);
   compare_png (up, cli_up, 1);
+  run_cli ((const char *const[]) { "generate", "--prompt", PROMPT, "--width", "64", "--height",
+                                   "64", "--seed", "3", "--out", cli_sq, NULL });
+  compare_png (sq, cli_sq, 1);
 
   text = said_text (output, "parasite");
   comment = said_text (output, "comment");
