@@ -88,6 +88,13 @@ sd_buf_from_host (SdBackend *be, const float *src, gsize n, GError **error)
   return b;
 }
 
+void
+sd_buf_release (SdBackend *be, SdBuf *buf)
+{
+  if (buf)
+    be->ops->release (be, buf);
+}
+
 float *
 sd_buf_to_host (SdBackend *be, SdBuf *buf, gsize off, gsize n, GError **error)
 {

@@ -165,5 +165,7 @@ SdBackend *sd_backend_cpu_new (void);
 /* Convenience for model code. */
 SdBuf *sd_buf_from_host (SdBackend *be, const float *src, gsize n, GError **error);
 float *sd_buf_to_host (SdBackend *be, SdBuf *buf, gsize off, gsize n, GError **error);
+/* Releases buf; NULL is allowed (nothing to do). */
+void sd_buf_release (SdBackend *be, SdBuf *buf);
 
 G_END_DECLS

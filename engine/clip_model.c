@@ -241,8 +241,7 @@ sd_clip_encode (SdClipModel *m, const int *ids, int n, float **hidden_out, float
   act = ops->alloc (be, 6 * nd + (gsize) n * ff, error);
   if (!act || !ops->upload (be, act, 0, emb, nd, error))
     {
-      if (act)
-        ops->release (be, act);
+      sd_buf_release (be, act);
       g_free (emb);
       return FALSE;
     }

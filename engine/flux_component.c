@@ -232,10 +232,8 @@ sd_flux_run_component_lora (SdBackend *be, const char *model_path, SdTensorFile 
   }
   ok = TRUE;
 out:
-  if (img)
-    be->ops->release (be, img);
-  if (out)
-    be->ops->release (be, out);
+  sd_buf_release (be, img);
+  sd_buf_release (be, out);
   sd_flux_run_free (run);
   sd_lora_free (lora);
   sd_flux_free (flux);

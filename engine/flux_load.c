@@ -236,10 +236,8 @@ sd_flux_load (SdBackend *be, SdTensorFile *tf, const SdFluxConfig *cfg, GError *
 static void
 free_linear (SdBackend *be, SdLinear *l)
 {
-  if (l->w)
-    be->ops->release (be, l->w);
-  if (l->b)
-    be->ops->release (be, l->b);
+  sd_buf_release (be, l->w);
+  sd_buf_release (be, l->b);
 }
 
 static void
@@ -250,10 +248,8 @@ free_stream (SdBackend *be, SdFluxStream *s)
   free_linear (be, &s->proj);
   free_linear (be, &s->mlp0);
   free_linear (be, &s->mlp2);
-  if (s->q_norm)
-    be->ops->release (be, s->q_norm);
-  if (s->k_norm)
-    be->ops->release (be, s->k_norm);
+  sd_buf_release (be, s->q_norm);
+  sd_buf_release (be, s->k_norm);
 }
 
 void
@@ -282,10 +278,8 @@ sd_flux_free (SdFlux *f)
       free_linear (be, &f->sgl[i].mod);
       free_linear (be, &f->sgl[i].lin1);
       free_linear (be, &f->sgl[i].lin2);
-      if (f->sgl[i].q_norm)
-        be->ops->release (be, f->sgl[i].q_norm);
-      if (f->sgl[i].k_norm)
-        be->ops->release (be, f->sgl[i].k_norm);
+      sd_buf_release (be, f->sgl[i].q_norm);
+      sd_buf_release (be, f->sgl[i].k_norm);
     }
   free_linear (be, &f->norm_out);
   free_linear (be, &f->proj_out);

@@ -215,14 +215,10 @@ global_pass (Gen *g, GError **error)
   latent = g_new (float, n);
   sd_latent_unpack (tokens, LATENT_CH, rows, cols, latent);
 out:
-  if (xs)
-    be->ops->release (be, xs);
-  if (x)
-    be->ops->release (be, x);
-  if (v)
-    be->ops->release (be, v);
-  if (vneg)
-    be->ops->release (be, vneg);
+  sd_buf_release (be, xs);
+  sd_buf_release (be, x);
+  sd_buf_release (be, v);
+  sd_buf_release (be, vneg);
   runs_free (&runs);
   g_free (noise);
   g_free (tokens);
@@ -309,14 +305,10 @@ detail_pass (Gen *g, const float *x0, const float *lr_latent, GError **error)
   out = g_new (float, n_hr_el);
   sd_latent_unpack (raster, LATENT_CH, hr_rows, hr_cols, out);
 out:
-  if (xs)
-    be->ops->release (be, xs);
-  if (x)
-    be->ops->release (be, x);
-  if (v)
-    be->ops->release (be, v);
-  if (vneg)
-    be->ops->release (be, vneg);
+  sd_buf_release (be, xs);
+  sd_buf_release (be, x);
+  sd_buf_release (be, v);
+  sd_buf_release (be, vneg);
   runs_free (&runs);
   if (plan)
     sd_attn_plan_free (plan);

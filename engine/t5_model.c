@@ -328,10 +328,8 @@ sd_t5_encode (SdT5Model *m, const int *ids, int n, float **hidden_out, GError **
   if (ops->sync (be, error))
     hidden = sd_buf_to_host (be, act, nd, nd, error);
 out:
-  if (act)
-    ops->release (be, act);
-  if (bias)
-    ops->release (be, bias);
+  sd_buf_release (be, act);
+  sd_buf_release (be, bias);
   g_free (emb);
   g_free (table);
   if (!hidden)

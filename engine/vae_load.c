@@ -434,19 +434,15 @@ fail:
 static void
 free_conv (SdBackend *be, VaeConv *c)
 {
-  if (c->w)
-    be->ops->release (be, c->w);
-  if (c->b)
-    be->ops->release (be, c->b);
+  sd_buf_release (be, c->w);
+  sd_buf_release (be, c->b);
 }
 
 static void
 free_norm (SdBackend *be, VaeNorm *n)
 {
-  if (n->w)
-    be->ops->release (be, n->w);
-  if (n->b)
-    be->ops->release (be, n->b);
+  sd_buf_release (be, n->w);
+  sd_buf_release (be, n->b);
 }
 
 static void
@@ -479,8 +475,7 @@ free_coder (SdBackend *be, VaeCoder *cd)
   free_resnet (be, &cd->mid[1]);
   free_norm (be, &cd->attn.norm);
   for (i = 0; i < 8; i++)
-    if (attn[i])
-      be->ops->release (be, attn[i]);
+    sd_buf_release (be, attn[i]);
 }
 
 void
