@@ -41,6 +41,7 @@ main (int argc, char **argv)
 {
   gsize i;
 
+  sd_prefer_passive_threads (argv);
   if (argc < 2 || !strcmp (argv[1], "--help") || !strcmp (argv[1], "-h"))
     {
       usage (argc < 2 ? stderr : stdout);

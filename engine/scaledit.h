@@ -165,4 +165,10 @@ typedef struct {
 
 gboolean sd_layout_stats (const SdLayoutStatsRequest *req, SdLayoutStats *stats, GError **error);
 
+/* Call first in main(): unless OMP_WAIT_POLICY is set, restarts the program once with it set to
+ * "passive", so that the CPU backend's idle threads sleep instead of spinning (libgomp reads the
+ * variable only when it is loaded; spinning threads halve the speed of anything else on few
+ * cores). Returns only when no restart happened. */
+void sd_prefer_passive_threads (char **argv);
+
 G_END_DECLS

@@ -209,4 +209,9 @@ scaledit_plug_in_init (ScaleditPlugIn *plug_in)
 {
 }
 
-GIMP_MAIN (SCALEDIT_TYPE_PLUG_IN)
+int
+main (int argc, char *argv[])
+{
+  sd_prefer_passive_threads (argv);
+  return gimp_main (SCALEDIT_TYPE_PLUG_IN, argc, argv);
+}

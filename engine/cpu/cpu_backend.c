@@ -87,7 +87,6 @@ cpu_set_threads (SdBackend *be, int threads)
   if (threads <= 0)
     threads = omp_get_num_procs ();
   omp_set_num_threads (threads);
-  openblas_set_num_threads (threads);
 }
 
 static const SdBackendOps cpu_ops = {
@@ -123,5 +122,6 @@ sd_backend_cpu_new (void)
 {
   SdBackend *be = g_new0 (SdBackend, 1);
   be->ops = &cpu_ops;
+  openblas_set_num_threads (1); /* the ops split their GEMMs across OpenMP threads (cpu_gemm.c) */
   return be;
 }

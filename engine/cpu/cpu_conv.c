@@ -1,11 +1,13 @@
 /* cpu_conv.c: the CPU backend's 2-D convolution: im2col in bounded chunks of output pixels, then
- * OpenBLAS sgemm against the weights as they are stored ([c_out][c_in * kh * kw]). */
+ * sgemm against the weights as they are stored ([c_out][c_in * kh * kw]); the chunks are spread
+ * over the OpenMP threads, each with its own scratch. */
 #include <cblas.h>
+#include <omp.h>
 #include <string.h>
 
 #include "cpu_internal.h"
 
-/* Floats of im2col scratch per chunk (8 MiB): bounds the op's working memory for any image. */
+/* Floats of im2col scratch per chunk (8 MiB): bounds each thread's working memory for any image. */
 #define COL_CHUNK_FLOATS (2u << 20)
 
 static void
@@ -29,7 +31,6 @@ im2col (const SdConv2dArgs *a, int w_out, gsize p0, gsize n, float *col)
   const int K = a->c_in * a->kh * a->kw;
   int k;
 
-#pragma omp parallel for schedule(static)
   for (k = 0; k < K; k++)
     {
       const int kx = k % a->kw, ky = (k / a->kw) % a->kh, ci = k / (a->kw * a->kh);
@@ -66,9 +67,10 @@ cpu_conv2d (SdBackend *be, const SdConv2dArgs *a)
   const int w_out = (a->w + a->pad_left + a->pad_right - a->kw) / a->stride + 1;
   const gsize n_out = (gsize) h_out * w_out;
   const int K = a->c_in * a->kh * a->kw;
+  const int threads = omp_get_max_threads ();
   const float beta = a->bias ? 1.0f : 0.0f;
-  gsize chunk, p0, scratch;
-  float *col;
+  gsize chunk, scratch;
+  gint64 c, n_chunks;
 
   if (h_out <= 0 || w_out <= 0)
     return;
@@ -78,25 +80,32 @@ cpu_conv2d (SdBackend *be, const SdConv2dArgs *a)
       /* A 1x1 convolution is one GEMM over the planes as they lie. */
       if (a->bias)
         fill_bias (a, 0, n_out);
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, a->c_out, (int) n_out, a->c_in, 1.0f,
-                   a->weight->data, a->c_in, cpu_ptr (a->x), a->x.ld, beta, cpu_ptr (a->y), a->y.ld);
+      cpu_sgemm (FALSE, FALSE, a->c_out, (int) n_out, a->c_in, 1.0f, a->weight->data, a->c_in, cpu_ptr (a->x),
+                 a->x.ld, beta, cpu_ptr (a->y), a->y.ld);
       return;
     }
+  /* At least one chunk per thread, none over the scratch bound. */
   chunk = MAX (64u, COL_CHUNK_FLOATS / K);
-  chunk = MIN (chunk, n_out);
-  scratch = chunk * K * sizeof (float);
-  col = g_new (float, chunk * K);
+  chunk = MIN (chunk, (n_out + threads - 1) / threads);
+  chunk = MAX (chunk, 1);
+  n_chunks = (gint64) ((n_out + chunk - 1) / chunk);
+  scratch = chunk * K * sizeof (float) * MIN ((gint64) threads, n_chunks);
   be->bytes_in_use += scratch;
   be->peak_bytes = MAX (be->peak_bytes, be->bytes_in_use);
-  for (p0 = 0; p0 < n_out; p0 += chunk)
-    {
-      gsize n = MIN (chunk, n_out - p0);
-      im2col (a, w_out, p0, n, col);
-      if (a->bias)
-        fill_bias (a, p0, n);
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, a->c_out, (int) n, K, 1.0f,
-                   a->weight->data, K, col, (int) n, beta, cpu_ptr (a->y) + p0, a->y.ld);
-    }
+#pragma omp parallel
+  {
+    float *col = g_new (float, chunk * K);
+#pragma omp for schedule(dynamic)
+    for (c = 0; c < n_chunks; c++)
+      {
+        const gsize p0 = (gsize) c * chunk, n = MIN (chunk, n_out - p0);
+        im2col (a, w_out, p0, n, col);
+        if (a->bias)
+          fill_bias (a, p0, n);
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, a->c_out, (int) n, K, 1.0f, a->weight->data, K,
+                     col, (int) n, beta, cpu_ptr (a->y) + p0, a->y.ld);
+      }
+    g_free (col);
+  }
   be->bytes_in_use -= scratch;
-  g_free (col);
 }

@@ -15,6 +15,9 @@ cpu_ptr (SdView v)
 }
 
 float cpu_act (float x, SdAct act);
+/* Row-major C = alpha op(A) op(B) + beta C split across the OpenMP threads (cpu_gemm.c). */
+void cpu_sgemm (gboolean trans_a, gboolean trans_b, int M, int N, int K, float alpha, const float *A,
+                int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
 void cpu_linear (SdBackend *be, SdView x, int M, int K, SdBuf *w, SdBuf *bias, SdView y, int N, SdAct act);
 void cpu_layer_norm (SdBackend *be, SdView x, SdView y, int rows, int dim, float eps, SdBuf *weight,

@@ -1,5 +1,4 @@
-/* cpu_linear.c: the CPU backend's GEMM with bias and activation epilogue (OpenBLAS). */
-#include <cblas.h>
+/* cpu_linear.c: the CPU backend's GEMM with bias and activation epilogue. */
 #include <math.h>
 #include <string.h>
 
@@ -34,8 +33,7 @@ cpu_linear (SdBackend *be, SdView x, int M, int K, SdBuf *w, SdBuf *bias, SdView
   if (bias)
     for (r = 0; r < M; r++)
       memcpy (yp + (gsize) r * y.ld, bias->data, N * sizeof (float));
-  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, cpu_ptr (x), x.ld, w->data, K,
-               bias ? 1.0f : 0.0f, yp, y.ld);
+  cpu_sgemm (FALSE, TRUE, M, N, K, 1.0f, cpu_ptr (x), x.ld, w->data, K, bias ? 1.0f : 0.0f, yp, y.ld);
   if (act != SD_ACT_NONE)
     {
 #pragma omp parallel for private(c) schedule(static)
