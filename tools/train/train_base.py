@@ -2,10 +2,13 @@
 """train_base.py: stage 2 of scaledit-tiny, the CLIP and T5 text encoders and the FLUX transformer
 trained together with the rectified-flow objective (FLUX's resolution-shifted logit-normal sigmas)
 on latents of the stage-1 VAE, with 10% caption dropout (empty prompt) for true CFG; EMA weights
-are saved. Run at 256^2 (pictures shrunk from the renders), then at 512^2 with --resume.
+are saved. Several sizes train together (--sizes 256,512,1024: each step draws one, with a batch
+of about the same token count), so the model serves every global-pass size the engine uses
+(256^2 for 1024^2 pictures, 1024^2 for 4096^2); each size takes its latents from the smallest
+render set (--images, comma-separated prefixes) at least that large, shrunk.
 
-    python3 tools/train/train_base.py --model-dir DIR --images /dev/shm/s512 --size 256 \
-        --out /tmp/w/base --minutes 6 [--resume DIR] [--batch 256] [--seed 2]
+    python3 tools/train/train_base.py --model-dir DIR --images /dev/shm/s512,/dev/shm/s1024 \
+        --sizes 256,512,1024 --out /tmp/w/base --minutes 6 [--resume DIR] [--batch 256] [--seed 2]
 DIR holds tokenizer/, tokenizer_2/ and vae/; --resume a folder with text_encoder/,
 text_encoder_2/ and transformer/ (this script's output or an exported model).
 """
@@ -60,13 +63,13 @@ def encode_latents(vae, images, size, dev, batch=64):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model-dir", required=True)
-    ap.add_argument("--images", required=True, help="prefix written by tools/train/data.py")
-    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--images", required=True, help="prefixes written by tools/train/data.py, comma-separated")
+    ap.add_argument("--sizes", default="256", help="training sizes, comma-separated")
     ap.add_argument("--out", required=True)
     ap.add_argument("--resume")
     ap.add_argument("--minutes", type=float, default=6.0)
     ap.add_argument("--max-steps", type=int, default=10 ** 9)
-    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--batch", type=int, default=256, help="batch at the smallest size")
     ap.add_argument("--lr", type=float, default=4e-4)
     ap.add_argument("--eval", type=int, default=32, help="held-out captions judged at the end")
     ap.add_argument("--seed", type=int, default=2)
@@ -77,34 +80,40 @@ def main():
     t_start = time.time()
     vae, clip, t5, tr = load_models(args.model_dir, args.resume)
     vae.to(dev).eval().requires_grad_(False)
-    images, captions = data.load(args.images)
-    lat = encode_latents(vae, images, args.size, dev)
-    # captions in the order of encode_latents' chunks (originals then mirrors per chunk of 64)
-    caps = []
-    for i in range(0, len(captions), 64):
-        chunk = captions[i:i + 64]
-        caps += chunk + chunk
+    sizes = sorted(int(x) for x in args.sizes.split(","))
+    sets = sorted((data.load(p) for p in args.images.split(",")), key=lambda ic: ic[0].shape[1])
     enc = Encoders(args.model_dir, clip, t5, architecture.t5_length(args.model_dir))
-    clip_ids, t5_ids = enc.ids(caps, dev)
     empty_clip, empty_t5 = enc.ids([""], dev)
-    print("stage base %d^2: %d latents %s ready in %.0f s" % (args.size, lat.shape[0], tuple(lat.shape[1:]),
-                                                              time.time() - t_start), flush=True)
+    per_size = {}
+    for size in sizes:
+        images, captions = next(((i, c) for i, c in sets if i.shape[1] >= size), sets[-1])
+        if images.shape[1] < size:
+            ap.error("no render set at %d^2 or larger" % size)
+        lat = encode_latents(vae, images, size, dev, batch=max(4, 16 * 512 // images.shape[1]))
+        caps = []  # captions in the order of encode_latents' chunks (originals then mirrors per 64)
+        for i in range(0, len(captions), 64):
+            chunk = captions[i:i + 64]
+            caps += chunk + chunk
+        h = size // 16
+        per_size[size] = dict(lat=lat, ids=enc.ids(caps, dev), img_ids=image_ids(h, h, dev), mu=mu_for(h * h),
+                              batch=max(4, round(args.batch * (sizes[0] / size) ** 2)))
+        print("stage base %d^2: %d latents %s, batch %d, ready in %.0f s" % (
+            size, lat.shape[0], tuple(lat.shape[1:]), per_size[size]["batch"], time.time() - t_start), flush=True)
     models = torch.nn.ModuleList([clip, t5, tr]).to(dev).train()
     ema = copy.deepcopy(models).eval().requires_grad_(False)
     opt = torch.optim.AdamW(models.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.01)
-    h = args.size // 16
-    img_ids = image_ids(h, h, dev)
     txt_ids = torch.zeros(enc.t5_length, 3, device=dev)
-    mu = mu_for(h * h)
     gen = torch.Generator(device=dev).manual_seed(args.seed)
     t0, step, budget, avg = time.time(), 0, args.minutes * 60, None
     while time.time() - t0 < budget and step < args.max_steps:
         for g in opt.param_groups:
             g["lr"] = lr_at(args.lr, step, (time.time() - t0) / budget)
-        B = args.batch
-        idx = torch.randint(0, lat.shape[0], (B,), device=dev, generator=gen)
-        x0 = pack(lat[idx].float())
-        c_ids, t_ids = clip_ids[idx], t5_ids[idx]
+        size = sizes[int(torch.randint(0, len(sizes), (1,), device=dev, generator=gen))]
+        S = per_size[size]
+        B, mu, img_ids = S["batch"], S["mu"], S["img_ids"]
+        idx = torch.randint(0, S["lat"].shape[0], (B,), device=dev, generator=gen)
+        x0 = pack(S["lat"][idx].float())
+        c_ids, t_ids = S["ids"][0][idx], S["ids"][1][idx]
         drop = torch.rand(B, device=dev, generator=gen) < CAPTION_DROPOUT
         c_ids = torch.where(drop[:, None], empty_clip, c_ids)
         t_ids = torch.where(drop[:, None], empty_t5, t_ids)
@@ -127,20 +136,25 @@ def main():
         step += 1
         avg = loss.item() if avg is None else 0.98 * avg + 0.02 * loss.item()
         if step % 250 == 0:
-            print("base %d^2 step %d  %.0f s  loss %.4f" % (args.size, step, time.time() - t0, avg), flush=True)
+            print("base %s step %d  %.0f s  loss %.4f" % (args.sizes, step, time.time() - t0, avg), flush=True)
     clip, t5, tr = ema
     for name, m in (("text_encoder", clip), ("text_encoder_2", t5), ("transformer", tr)):
         m.save_pretrained(os.path.join(args.out, name))
-    print("base %d^2 done: %d steps, batch %d, %.0f s" % (args.size, step, args.batch, time.time() - t0), flush=True)
+    print("base %s done: %d steps, %.0f s" % (args.sizes, step, time.time() - t0), flush=True)
     if args.eval:
         enc.clip, enc.t5 = clip, t5
         held = data.held_out(args.eval)
-        with torch.autocast("cuda", torch.bfloat16, enabled=dev == "cuda"):
-            imgs = generate(tr, enc, vae, [c for _, c, _ in held], args.size, device=dev)
-        scores = judge_scores(imgs, [a for _, _, a in held])
-        print("judges on %d held-out captions at %d^2: %s" % (args.eval, args.size,
-              ", ".join("%s %.2f" % kv for kv in scores.items())), flush=True)
-        np.save(os.path.join(args.out, "samples.npy"), imgs)
+        for size in sizes:
+            imgs = []
+            for i in range(0, len(held), 16):
+                with torch.autocast("cuda", torch.bfloat16, enabled=dev == "cuda"):
+                    imgs.append(generate(tr, enc, vae, [c for _, c, _ in held[i:i + 16]], size, seed=i,
+                                         device=dev))
+            imgs = np.concatenate(imgs)
+            scores = judge_scores(imgs, [a for _, _, a in held])
+            print("judges on %d held-out captions at %d^2: %s" % (args.eval, size,
+                  ", ".join("%s %.2f" % kv for kv in scores.items())), flush=True)
+            np.save(os.path.join(args.out, "samples-%d.npy" % size), imgs[:8])
 
 
 if __name__ == "__main__":

@@ -2,9 +2,11 @@
 """train_vae.py: stage 1 of scaledit-tiny, the AutoencoderKL (16 latent channels, 8x), trained
 with L1 + an edge (image-gradient) L1 + a tiny KL on 256^2 crops of 512^2 renders and on whole
 renders shrunk to 256^2; measures shift_factor (latent mean) and scaling_factor (1 / latent std).
+With --decoder-only (and --resume) the encoder stays frozen, so the latent space the transformer
+was trained on, and its shift and scale, do not change: only the decoding gets better.
 
     python3 tools/train/train_vae.py --images /dev/shm/s512 --out /tmp/w/vae --minutes 3
-        [--resume DIR] [--batch 32] [--seed 1]
+        [--resume DIR [--decoder-only]] [--batch 32] [--seed 1]
 """
 import argparse
 import os
@@ -71,6 +73,7 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--resume", help="a VAE folder to start from")
+    ap.add_argument("--decoder-only", action="store_true", help="train the decoder of --resume only")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     torch.manual_seed(args.seed)
@@ -84,8 +87,13 @@ def main():
         vae = AutoencoderKL.from_pretrained(args.resume, torch_dtype=torch.float32)
     else:
         vae = architecture.vae()
+    if args.decoder_only and not args.resume:
+        ap.error("--decoder-only needs --resume")
     vae.to(dev).train()
-    opt = torch.optim.AdamW(vae.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.0)
+    trained = [p for n, p in vae.named_parameters() if not args.decoder_only or n.startswith("decoder.")]
+    if args.decoder_only:
+        vae.encoder.requires_grad_(False)
+    opt = torch.optim.AdamW(trained, lr=args.lr, betas=(0.9, 0.99), weight_decay=0.0)
     gen = torch.Generator().manual_seed(args.seed)
     t0, step, budget = time.time(), 0, args.minutes * 60
     while time.time() - t0 < budget and step < args.max_steps:
@@ -93,13 +101,16 @@ def main():
             g["lr"] = lr_at(args.lr, step, (time.time() - t0) / budget)
         x = batch_of(train_imgs, args.batch, gen)
         with torch.autocast("cuda", torch.bfloat16, enabled=dev == "cuda"):
-            post = vae.encode(x).latent_dist
+            with torch.set_grad_enabled(not args.decoder_only):
+                post = vae.encode(x).latent_dist
             y = vae.decode(post.sample()).sample.float()
         l1 = F.l1_loss(y, x)
-        loss = l1 + EDGE_WEIGHT * edge_l1(y, x) + KL_WEIGHT * post.kl().mean()
+        loss = l1 + EDGE_WEIGHT * edge_l1(y, x)
+        if not args.decoder_only:
+            loss = loss + KL_WEIGHT * post.kl().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trained, 1.0)
         opt.step()
         step += 1
         if step % 200 == 0:
@@ -107,7 +118,8 @@ def main():
                   flush=True)
     vae.eval()
     psnr, mean, std = measure(vae, eval_imgs, n_eval)
-    vae.register_to_config(shift_factor=mean, scaling_factor=1.0 / std)
+    if not args.decoder_only:  # a frozen encoder keeps the latent statistics the model was trained on
+        vae.register_to_config(shift_factor=mean, scaling_factor=1.0 / std)
     vae.save_pretrained(args.out)
     print("vae done: %d steps in %.0f s, held-back PSNR %.2f dB at 256^2, latent mean %.4f std %.4f"
           % (step, time.time() - t0, psnr, mean, std), flush=True)
