@@ -5,7 +5,7 @@
 # with 256^2 guidance, export.
 # Start: setsid nohup tools/train/run_device.sh W >W/log 2>&1 &   (W: a work folder; poll W/log)
 # Refine: RESUME=<exported model folder> starts every stage from its weights (the encoder, and so
-# the latent space, stays as it is).
+# the latent space, stays as it is; VAE_MIN=0 keeps its VAE as it is).
 set -euo pipefail
 W=$1
 : "${N512:=12000}" "${N1024:=5000}" "${VAE_MIN:=3}" "${BASE_MIN:=10}" "${LORA_MIN:=4}"
@@ -22,7 +22,9 @@ if [ -n "$RESUME" ]; then
   LORA_RESUME=(--resume "$RESUME/scale_dit_lora")
 fi
 if [ ! -d "$W/vae" ]; then  # not already done by an earlier run in this work folder
-  if [ -n "$RESUME" ]; then
+  if [ -n "$RESUME" ] && [ "$VAE_MIN" = 0 ]; then
+    cp -r "$RESUME/vae" "$W/vae"
+  elif [ -n "$RESUME" ]; then
     python3 tools/train/train_vae.py --images "$D1024" --resume "$RESUME/vae" --decoder-only --out "$W/vae" \
       --minutes "$VAE_MIN"
   else

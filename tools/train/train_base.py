@@ -48,16 +48,19 @@ def load_models(model_dir, resume):
 
 @torch.no_grad()
 def encode_latents(vae, images, size, dev, batch=64):
-    """Scaled, shifted VAE means of every picture at size^2, and of its mirror image."""
-    out = []
+    """Scaled, shifted VAE means of every picture at size^2 and of its mirror image, and for each
+    latent the index of its picture."""
+    out, picture = [], []
     for i in range(0, images.shape[0], batch):
+        n = min(batch, images.shape[0] - i)
+        picture += list(range(i, i + n)) * 2  # the originals, then their mirrors
         x = torch.from_numpy(images[i:i + batch].copy()).to(dev).permute(0, 3, 1, 2).float() / 127.5 - 1
         if x.shape[-1] != size:
             x = F.avg_pool2d(x, x.shape[-1] // size)
         with torch.autocast("cuda", torch.bfloat16, enabled=dev == "cuda"):
             z = vae.encode(torch.cat([x, x.flip(3)])).latent_dist.mean.float()
         out.append(((z - vae.config.shift_factor) * vae.config.scaling_factor).to(torch.bfloat16))
-    return torch.cat(out)  # per chunk of `batch` pictures: the originals, then their mirrors
+    return torch.cat(out), picture
 
 
 def main():
@@ -89,11 +92,8 @@ def main():
         images, captions = next(((i, c) for i, c in sets if i.shape[1] >= size), sets[-1])
         if images.shape[1] < size:
             ap.error("no render set at %d^2 or larger" % size)
-        lat = encode_latents(vae, images, size, dev, batch=max(4, 16 * 512 // images.shape[1]))
-        caps = []  # captions in the order of encode_latents' chunks (originals then mirrors per 64)
-        for i in range(0, len(captions), 64):
-            chunk = captions[i:i + 64]
-            caps += chunk + chunk
+        lat, picture = encode_latents(vae, images, size, dev, batch=max(4, 16 * 512 // images.shape[1]))
+        caps = [captions[i] for i in picture]
         h = size // 16
         per_size[size] = dict(lat=lat, ids=enc.ids(caps, dev), img_ids=image_ids(h, h, dev), mu=mu_for(h * h),
                               batch=max(4, round(args.batch * (sizes[0] / size) ** 2)))
