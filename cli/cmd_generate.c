@@ -26,7 +26,8 @@ typedef struct {
   GString *timings;
 } Progress;
 
-/* With --verbose: a phase ends when the next one starts (or at the end). */
+/* With --verbose: a phase ends when the next one starts (or at the end); after the generation's
+ * phases comes the PNG writing. */
 static void
 phase_switch (Progress *pr, const char *phase)
 {
@@ -201,6 +202,8 @@ run (int argc, char **argv, gboolean upscale)
   signal (SIGINT, on_sigint);
   if (!(res = sd_engine_generate (engine, &q, &cb, &error)))
     goto fail;
+  if (verbose)
+    phase_switch (&pr, "png write"); /* the generation's last phase ends here */
   if (!sd_png_write (out, res->rgb, res->width, res->height, depth, res->parameters, &error))
     goto fail;
   if (res->prompt_truncated)
