@@ -1,0 +1,32 @@
+#!/bin/sh
+# run-all.sh: issue 7's four GPU tables from one run on the GPU machine, on one build: the cuda
+# suite first (the checks; a failure stops the run), then the attention benchmark (table 1) and
+# the end-to-end benchmarks (tables 2-4). Prints everything and writes the tables together to
+# $OUT/bench_tables.md (OUT defaults to /tmp). BUILD: a finished build (default build-cuda, made
+# here when missing); the other variables go through to the two benchmark scripts.
+set -eu
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+BUILD=${BUILD:-$ROOT/build-cuda}
+OUT=${OUT:-/tmp}
+export BUILD OUT
+export SCALEDIT_CUDA_MODULE="${SCALEDIT_CUDA_MODULE:-$BUILD/cuda/libscaledit-cuda.so}"
+export SCALEDIT_TEST_DATA="${SCALEDIT_TEST_DATA:-$ROOT/tests/data}"
+
+if [ ! -x "$BUILD/cli/scaledit" ]; then
+  meson setup "$BUILD" "$ROOT" -Dgimp=disabled -Dcuda=enabled
+  ninja -C "$BUILD"
+fi
+echo "GPU: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1); $(date -u '+%Y-%m-%d %H:%M UTC')"
+for t in ops attention models; do
+  if ! "$BUILD/tests/cuda/test_cuda_$t" --tap > "$OUT/cuda_$t.log" 2>&1; then
+    grep '^not ok\|^Bail' "$OUT/cuda_$t.log" || tail -5 "$OUT/cuda_$t.log"
+    echo "run-all: test_cuda_$t failed; no timings taken" >&2
+    exit 1
+  fi
+  echo "test_cuda_$t: $(grep -c '^ok' "$OUT/cuda_$t.log") passed"
+done
+sh "$HERE/attention/run-attention.sh"
+sh "$HERE/e2e/run-e2e.sh"
+cat "$OUT/attention_table.md" "$OUT/e2e_table.md" > "$OUT/bench_tables.md"
+echo "run-all: the four tables are in $OUT/bench_tables.md"
