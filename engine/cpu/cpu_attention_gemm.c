@@ -18,8 +18,10 @@ cpu_attention_gemm (SdBackend *be, const SdAttnArgs *a)
   /* All threads' scores together stay within min(n_q, max(SCORE_FLOATS / n_kv, 1)) rows, the
    * bound the tiled VAE decode plans with. */
   const gsize rows_total = MAX (MIN ((gsize) a->n_q, SCORE_FLOATS / n_kv), 1);
-  const int workers = (int) MIN ((gsize) omp_get_max_threads (), rows_total);
-  const int rb = (int) MIN ((gsize) MAX_ROW_BLOCK, rows_total / workers);
+  /* The row block does not depend on the thread count (nor, then, does the result): 64-row
+   * multiples up to MAX_ROW_BLOCK, or all rows the bound allows when fewer. */
+  const int rb = (int) (rows_total >= 64 ? MIN ((gsize) MAX_ROW_BLOCK, rows_total / 64 * 64) : rows_total);
+  const int workers = (int) MAX (MIN ((gsize) omp_get_max_threads (), rows_total / rb), 1);
   const int n_rb = (a->n_q + rb - 1) / rb;
   const gsize scratch = (gsize) rb * n_kv * sizeof (float) * workers;
   int task;

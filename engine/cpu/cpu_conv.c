@@ -7,8 +7,12 @@
 
 #include "cpu_internal.h"
 
-/* Floats of im2col scratch per chunk (8 MiB): bounds each thread's working memory for any image. */
+/* Floats of im2col scratch per chunk (8 MiB): bounds each thread's working memory for any image;
+ * all threads together stay within 4 chunks (32 MiB, the bound the tiled VAE decode plans with). */
 #define COL_CHUNK_FLOATS (2u << 20)
+/* Chunks per image at least (when 64 pixels each allow it), so that small tiles still spread over
+ * the threads. */
+#define MIN_CHUNKS 8u
 
 static void
 fill_bias (const SdConv2dArgs *a, gsize p0, gsize n)
@@ -71,6 +75,7 @@ cpu_conv2d (SdBackend *be, const SdConv2dArgs *a)
   const float beta = a->bias ? 1.0f : 0.0f;
   gsize chunk, scratch;
   gint64 c, n_chunks;
+  int workers;
 
   if (h_out <= 0 || w_out <= 0)
     return;
@@ -84,15 +89,18 @@ cpu_conv2d (SdBackend *be, const SdConv2dArgs *a)
                  a->x.ld, beta, cpu_ptr (a->y), a->y.ld);
       return;
     }
-  /* At least one chunk per thread, none over the scratch bound. */
-  chunk = MAX (64u, COL_CHUNK_FLOATS / K);
-  chunk = MIN (chunk, (n_out + threads - 1) / threads);
-  chunk = MAX (chunk, 1);
+  /* At least MIN_CHUNKS chunks of 64-pixel multiples within the scratch bound, the same for any thread
+   * count (so is the result); as many threads as chunks, while their scratch together stays
+   * within one chunk's bound or the whole image's im2col, whichever is smaller. */
+  chunk = MAX (64u, ((n_out + MIN_CHUNKS - 1) / MIN_CHUNKS + 63) / 64 * 64);
+  chunk = MIN (MIN (chunk, MAX (64u, COL_CHUNK_FLOATS / K)), n_out);
   n_chunks = (gint64) ((n_out + chunk - 1) / chunk);
-  scratch = chunk * K * sizeof (float) * MIN ((gint64) threads, n_chunks);
+  workers = (int) CLAMP ((gint64) (MIN ((gsize) COL_CHUNK_FLOATS * 4, n_out * K) / (chunk * K)), 1,
+                         MIN ((gint64) threads, n_chunks));
+  scratch = chunk * K * sizeof (float) * workers;
   be->bytes_in_use += scratch;
   be->peak_bytes = MAX (be->peak_bytes, be->bytes_in_use);
-#pragma omp parallel
+#pragma omp parallel num_threads (workers)
   {
     float *col = g_new (float, chunk * K);
 #pragma omp for schedule(dynamic)
