@@ -19,20 +19,22 @@
 #define DETAIL_STEPS "2"
 #define PROMPT "a red cube on a table"
 
-/* Script-Fu helpers: sd-say prints "SD: a b c" lines the test parses; sd-try runs a thunk and
- * returns (error message) instead of stopping the batch when it fails; sd-text prints a
- * parasite's text between markers. */
+/* Script-Fu helpers: sd-say prints "SD: a b c" lines the test parses, each built in a string port
+ * and written in one piece (plug-ins' warnings share the output and must not land inside a line);
+ * sd-try runs a thunk and returns (error message) instead of stopping the batch when it fails;
+ * sd-text prints a parasite's text between markers, also in one piece. */
 static const char *const scheme_helpers =
-  "(define (sd-say . xs) (display \"SD:\")"
-  "  (for-each (lambda (x) (display \" \") (display x)) xs) (newline))"
+  "(define (sd-say . xs) (let ((p (open-output-string))) (display \"SD:\" p)"
+  "  (for-each (lambda (x) (display \" \" p) (display x p)) xs) (newline p)"
+  "  (display (get-output-string p))))"
   "(define (sd-try thunk)"
   "  (call-with-current-continuation"
   "    (lambda (k)"
   "      (let ((old *error-hook*))"
   "        (set! *error-hook* (lambda args (set! *error-hook* old) (k (cons 'error args))))"
   "        (let ((r (thunk))) (set! *error-hook* old) r)))))"
-  "(define (sd-text tag p) (display (string-append \"SD-BEGIN \" tag \"\\n\"))"
-  "  (display (caddr (car p))) (display \"\\nSD-END\\n\"))"
+  "(define (sd-text tag p)"
+  "  (display (string-append \"SD-BEGIN \" tag \"\\n\" (caddr (car p)) \"\\nSD-END\\n\")))"
   "(define (sd-layers img) (vector-length (car (gimp-image-get-layers img))))";
 
 static const char *
