@@ -35,10 +35,12 @@ CAPTION_DROPOUT = 0.1
 
 @torch.no_grad()
 def encode(vae, images, factor, dev, batch=16):
-    """Scaled latents of the pictures (HR) and of their 1/factor versions (LR), mirrors included."""
-    hr, lr = [], []
+    """Scaled latents of the pictures (HR) and of their 1/factor versions (LR), mirrors included,
+    and for each latent the index of its picture."""
+    hr, lr, picture = [], [], []
     sc, sh = vae.config.scaling_factor, vae.config.shift_factor
     for i in range(0, images.shape[0], batch):
+        picture += list(range(i, min(i + batch, images.shape[0]))) * 2  # the originals, then their mirrors
         x = torch.from_numpy(images[i:i + batch].copy()).to(dev).permute(0, 3, 1, 2).float() / 127.5 - 1
         x = torch.cat([x, x.flip(3)])
         with torch.autocast("cuda", torch.bfloat16, enabled=dev == "cuda"):
@@ -46,7 +48,7 @@ def encode(vae, images, factor, dev, batch=16):
             zl = vae.encode(F.avg_pool2d(x, factor)).latent_dist.mean.float()
         hr.append(((zh - sh) * sc).to(torch.bfloat16))
         lr.append(((zl - sh) * sc).to(torch.bfloat16))
-    return torch.cat(hr), torch.cat(lr)
+    return torch.cat(hr), torch.cat(lr), picture
 
 
 def main():
@@ -84,11 +86,8 @@ def main():
         p.requires_grad_(True)
     images, captions = data.load(args.images)
     n_val = max(1, min(64, images.shape[0] // 16))
-    hr, lr = encode(vae, images, args.factor, dev)
-    caps = []
-    for i in range(0, len(captions), 16):
-        chunk = captions[i:i + 16]
-        caps += chunk + chunk
+    hr, lr, picture = encode(vae, images, args.factor, dev)
+    caps = [captions[i] for i in picture]
     enc = Encoders(md, clip, t5, architecture.t5_length(md))
     with torch.no_grad():
         txt_all, pooled_all = [], []
