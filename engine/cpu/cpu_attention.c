@@ -56,19 +56,19 @@ fill_allowed (const SdAttnArgs *a, int q0, int m, const KeyRange *ranges, int n_
 
   for (i = 0; i < n_ranges; i++)
     {
+      const int len = ranges[i].end - ranges[i].start;
       for (r = 0; r < m; r++)
         {
           guint8 *row = allowed + (gsize) r * n + off;
           const int qi = q0 + r;
-          for (j = ranges[i].start; j < ranges[i].end; j++)
-            {
-              gboolean ok = TRUE;
-              if (ranges[i].partial)
-                ok = a->causal ? j <= qi : sd_mask_allows (&p->rules, &p->tokens[qi], &p->tokens[j]);
-              row[j - ranges[i].start] = ok;
-            }
+          if (!ranges[i].partial)
+            memset (row, 1, len);
+          else
+            for (j = ranges[i].start; j < ranges[i].end; j++)
+              row[j - ranges[i].start]
+                  = a->causal ? j <= qi : sd_mask_allows (&p->rules, &p->tokens[qi], &p->tokens[j]);
         }
-      off += ranges[i].end - ranges[i].start;
+      off += len;
     }
 }
 
