@@ -4,10 +4,14 @@ base transformer, trained as the engine's detail pass runs: the HR latent (1024^
 to sigma, the clean latent of the same picture at 1/4 size as LR tokens at timestep 0 with RoPE
 anchors scaled by 4 and theta x NTK 10, the exact Scale-DiT mask (tools/reference/flux_torch.py,
 the engine's rules), routing LoRA to every targeted module for LR tokens and to q/k/v for text and
-HR; the loss is on HR tokens. Sigmas follow the detail pass: the global pass's shift, below 0.8.
+HR; the loss is on HR tokens. --images takes several prefixes of tools/train/data.py: whole 1024^2 pictures, and
+1024^2 crops of pictures rendered at 2048^2 or 4096^2, which show the detail pass a scene at the
+scale it meets in a 2048^2 or 4096^2 picture (a sun of 20 tokens across, not 5). Each picture's
+sigmas follow the detail pass of the size it was rendered at: that size's global shift (mu), up
+to a little above the sigma the detail pass starts from.
 
-    python3 tools/train/train_lora.py --model-dir DIR --images /dev/shm/s1024 --out /tmp/w/lora \
-        --minutes 3 [--factor 4] [--batch 16] [--resume LORA_DIR] [--seed 3]
+    python3 tools/train/train_lora.py --model-dir DIR --images /dev/shm/c4096,/dev/shm/s1024 \
+        --out /tmp/w/lora --minutes 3 [--factor 4] [--batch 16] [--resume LORA_DIR] [--seed 3]
 DIR is a model folder (tokenizers, vae/, text_encoder/, text_encoder_2/, transformer/).
 """
 import argparse
@@ -23,14 +27,25 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tools", "reference"))
 import flux_torch as ft  # noqa: E402
 from tools.train import architecture, data  # noqa: E402
-from tools.train.sample import Encoders, mu_for, pack  # noqa: E402
+from tools.train.sample import Encoders, mu_for, pack, sigmas  # noqa: E402
 from tools.train.schedule import lr_at  # noqa: E402
 
 RANK, ALPHA = 16, 16
 NTK = 10.0
 THETA = 10000.0
-MAX_SIGMA = 0.8
+STEPS, DETAIL_STEPS = 28, 18  # the engine's default schedule: the detail pass runs the last 18 of 28
+SIGMA_MARGIN = 0.05
 CAPTION_DROPOUT = 0.1
+VAL_PER_SET = 32
+
+
+def detail_sigmas(rendered, factor):
+    """(mu, highest training sigma) of the detail pass of a rendered^2 picture: the global pass's
+    shift for its (rendered / factor)^2 picture, and the sigma where the detail pass starts plus a
+    margin."""
+    n_lr = (rendered // factor // 16) ** 2
+    start = sigmas(STEPS, n_lr)[STEPS - DETAIL_STEPS]
+    return mu_for(n_lr), min(1.0, float(start) + SIGMA_MARGIN)
 
 
 @torch.no_grad()
@@ -84,10 +99,26 @@ def main():
     params = ft.lora_parameters(tr)
     for p in params:
         p.requires_grad_(True)
-    images, captions = data.load(args.images)
-    n_val = max(1, min(64, images.shape[0] // 16))
-    hr, lr, picture = encode(vae, images, args.factor, dev)
-    caps = [captions[i] for i in picture]
+    hr, lr, caps, mus, tops, val, names = [], [], [], [], [], [], []
+    for prefix in args.images.split(","):
+        images, captions = data.load(prefix)
+        h, lo, picture = encode(vae, images, args.factor, dev)
+        mu, top = detail_sigmas(data.rendered_size(prefix), args.factor)
+        first = sum(x.shape[0] for x in hr)
+        n_val = max(1, min(VAL_PER_SET, images.shape[0] // 16))
+        val.append(torch.tensor([first + j for j, p in enumerate(picture) if p < n_val], device=dev))
+        names.append("%s (mu %.2f, sigma <= %.2f)" % (os.path.basename(prefix), mu, top))
+        hr.append(h)
+        lr.append(lo)
+        caps += [captions[i] for i in picture]
+        mus += [mu] * h.shape[0]
+        tops += [top] * h.shape[0]
+    hr, lr = torch.cat(hr), torch.cat(lr)
+    mus = torch.tensor(mus, dtype=torch.float32, device=dev)
+    tops = torch.tensor(tops, dtype=torch.float32, device=dev)
+    held = torch.zeros(hr.shape[0], dtype=torch.bool, device=dev)
+    held[torch.cat(val)] = True
+    train_idx = torch.nonzero(~held)[:, 0]
     enc = Encoders(md, clip, t5, architecture.t5_length(md))
     with torch.no_grad():
         txt_all, pooled_all = [], []
@@ -102,11 +133,9 @@ def main():
     ids = ft.scale_dit_ids(T, H, H, L, L).to(dev)
     kinds = ft.scale_dit_tokens(T, H, H, L, L)["kind"].to(dev)
     mask = ft.scale_dit_mask(T, H, H, L, L).to(dev)
-    mu = mu_for(L * L)  # the global pass's shift, which the detail pass reuses
-    n_val = 2 * n_val  # mirrors
-    print("stage lora: %d HR latents %s, LR %s, %d tokens (%.1f%% of pairs allowed), mu %.3f, ready in %.0f s"
+    print("stage lora: %d HR latents %s, LR %s, %d tokens (%.1f%% of pairs allowed), ready in %.0f s; from %s"
           % (hr.shape[0], tuple(hr.shape[1:]), tuple(lr.shape[1:]), mask.shape[0],
-             100 * mask.float().mean().item(), mu, time.time() - t_start), flush=True)
+             100 * mask.float().mean().item(), time.time() - t_start, ", ".join(names)), flush=True)
 
     def loss_on(idx, gen, drop_p):
         B = idx.shape[0]
@@ -116,7 +145,8 @@ def main():
         txt = torch.where(drop[:, None, None], empty_txt, txt)
         pooled = torch.where(drop[:, None], empty_pooled, pooled)
         u = torch.sigmoid(torch.randn(B, device=dev, generator=gen))
-        sigma = MAX_SIGMA * torch.exp(torch.tensor(mu)) / (torch.exp(torch.tensor(mu)) + (1 / u - 1))
+        shift = torch.exp(mus[idx])
+        sigma = tops[idx] * shift / (shift + (1 / u - 1))
         noise = torch.randn(x0.shape, device=dev, generator=gen)
         xt = (1 - sigma[:, None, None]) * x0 + sigma[:, None, None] * noise
         with torch.autocast("cuda", torch.bfloat16, enabled=dev == "cuda"):
@@ -125,22 +155,26 @@ def main():
         return F.mse_loss(out[:, :x0.shape[1]].float(), noise - x0)
 
     def validate():
+        """The held-back HR loss of each set of pictures."""
         gen = torch.Generator(device=dev).manual_seed(1234)
         with torch.no_grad():
-            starts = range(0, n_val, args.batch)
-            return sum(loss_on(torch.arange(i, min(i + args.batch, n_val), device=dev), gen, 0.0).item()
-                       for i in starts) / len(starts)
+            losses = []
+            for v in val:
+                parts = torch.split(v, args.batch)
+                losses.append(sum(loss_on(p, gen, 0.0).item() for p in parts) / len(parts))
+            return losses
 
     ft.set_lora_scale(tr, 0.0)
     before = validate()
     ft.set_lora_scale(tr, 1.0)
+    resumed = validate() if args.resume else None
     opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.99), weight_decay=0.0)
     gen = torch.Generator(device=dev).manual_seed(args.seed)
     t0, step, budget, avg = time.time(), 0, args.minutes * 60, None
     while time.time() - t0 < budget and step < args.max_steps:
         for g in opt.param_groups:
             g["lr"] = lr_at(args.lr, step, (time.time() - t0) / budget)
-        idx = torch.randint(n_val, hr.shape[0], (args.batch,), device=dev, generator=gen)
+        idx = train_idx[torch.randint(0, train_idx.shape[0], (args.batch,), device=dev, generator=gen)]
         loss = loss_on(idx, gen, CAPTION_DROPOUT)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -152,8 +186,10 @@ def main():
             print("lora step %d  %.0f s  loss %.4f" % (step, time.time() - t0, avg), flush=True)
     after = validate()
     ft.save_lora(tr, args.out)
-    print("lora done: %d steps, batch %d, %.0f s; held-back HR loss without LoRA %.4f, with %.4f"
-          % (step, args.batch, time.time() - t0, before, after), flush=True)
+    print("lora done: %d steps, batch %d, %.0f s" % (step, args.batch, time.time() - t0), flush=True)
+    for i, name in enumerate(names):
+        print("  held-back HR loss of %s: without LoRA %.4f,%s now %.4f"
+              % (name, before[i], " resumed LoRA %.4f," % resumed[i] if resumed else "", after[i]), flush=True)
 
 
 if __name__ == "__main__":
