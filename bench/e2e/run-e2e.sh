@@ -48,7 +48,7 @@ fi
       || { cat "$log"; exit 1; }
     echo "| phase | seconds |"
     echo "|---|---|"
-    sed -n 's/^scaledit: phase \([a-z]*\) *\([0-9.]*\) s$/| \1 | \2 |/p' "$log"
+    sed -n 's/^scaledit: phase \([a-z][a-z ]*[a-z]\) *\([0-9.]*\) s$/| \1 | \2 |/p' "$log"
     sed -n 's/^scaledit: \(.*loaded in.*\)$/| model load (\1) | |/p; s/^\/tmp.*, \([0-9.]*\) s$/| **total (generate)** | \1 |/p' "$log"
     sed -n 's/^scaledit: \(peak .*\)$/| \1 | |/p' "$log"
   done

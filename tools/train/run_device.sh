@@ -6,12 +6,13 @@
 # (each with the sigmas of its size's detail pass) with 1/4-size guidance, export.
 # Start: setsid nohup tools/train/run_device.sh W >W/log 2>&1 &   (W: a work folder; poll W/log)
 # Refine: RESUME=<exported model folder> starts every stage from its weights (the encoder, and so
-# the latent space, stays as it is; VAE_MIN=0 keeps its VAE as it is; LORA_ONLY=1 keeps its VAE,
-# text encoders and transformer and trains the LoRA alone).
+# the latent space, stays as it is unless VAE_FULL=1, which trains it too, on the 4096^2 crops as
+# well; VAE_MIN=0 keeps its VAE as it is; LORA_ONLY=1 keeps its VAE, text encoders and transformer
+# and trains the LoRA alone). RENDER_ONLY=1 stops after the renders (a later run reuses them).
 set -euo pipefail
 W=$1
 : "${N512:=12000}" "${N1024:=5000}" "${N2048:=1000}" "${N4096:=500}" "${VAE_MIN:=3}" "${BASE_MIN:=10}"
-: "${LORA_MIN:=4}" "${RESUME:=}" "${LORA_ONLY:=}" "${EVAL:=32}"
+: "${LORA_MIN:=4}" "${RESUME:=}" "${LORA_ONLY:=}" "${VAE_FULL:=}" "${RENDER_ONLY:=}" "${EVAL:=32}"
 export PYTHONUNBUFFERED=1
 # Renders, reused by a rerun in the same machine; seeds of the sets do not overlap.
 D512=/dev/shm/s512-$N512 D1024=/dev/shm/s1024-$N1024
@@ -32,6 +33,7 @@ if [ "$N4096" -gt 0 ]; then
     --size 1024 --crops-of 4096 --crops 6
   LORA_IMAGES=$C4096,$LORA_IMAGES
 fi
+[ -z "$RENDER_ONLY" ] || { echo RENDERS DONE; exit 0; }
 BASE_RESUME=() LORA_RESUME=()
 if [ -n "$RESUME" ]; then
   BASE_RESUME=(--resume "$RESUME")
@@ -46,6 +48,11 @@ if [ -n "$LORA_ONLY" ]; then
 elif [ ! -d "$W/vae" ]; then  # not already done by an earlier run in this work folder
   if [ -n "$RESUME" ] && [ "$VAE_MIN" = 0 ]; then
     cp -r "$RESUME/vae" "$W/vae"
+  elif [ -n "$RESUME" ] && [ -n "$VAE_FULL" ]; then
+    VAE_IMAGES=$D512,$D1024
+    [ "$N4096" -gt 0 ] && VAE_IMAGES=$VAE_IMAGES,$C4096
+    python3 tools/train/train_vae.py --images "$VAE_IMAGES" --resume "$RESUME/vae" --out "$W/vae" \
+      --minutes "$VAE_MIN"
   elif [ -n "$RESUME" ]; then
     python3 tools/train/train_vae.py --images "$D1024" --resume "$RESUME/vae" --decoder-only --out "$W/vae" \
       --minutes "$VAE_MIN"

@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """train_vae.py: stage 1 of scaledit-tiny, the AutoencoderKL (16 latent channels, 8x), trained
-with L1 + an edge (image-gradient) L1 + a tiny KL on 256^2 crops of 512^2 renders and on whole
-renders shrunk to 256^2; measures shift_factor (latent mean) and scaling_factor (1 / latent std).
-With --decoder-only (and --resume) the encoder stays frozen, so the latent space the transformer
-was trained on, and its shift and scale, do not change: only the decoding gets better.
+with L1 + an edge (image-gradient) L1 + a tiny KL + a penalty on latents far outside their usual
+range, on 256^2 crops and on whole pictures shrunk to 256^2; measures shift_factor (latent mean)
+and scaling_factor (1 / latent std). --images takes several prefixes of tools/train/data.py, drawn
+from in turn: 512^2 and 1024^2 renders, and 1024^2 crops of 4096^2 renders, whose large sun and
+moon discs a 4096^2 handover encodes (trained on 512^2 alone, the encoder gave a 4096^2 sun
+latents 20 standard deviations out, which neither its decoder nor the transformer could
+reproduce). With --decoder-only (and --resume) the encoder stays frozen, so the latent space the
+transformer was trained on, and its shift and scale, do not change: only the decoding gets better.
 
-    python3 tools/train/train_vae.py --images /dev/shm/s512 --out /tmp/w/vae --minutes 3
-        [--resume DIR [--decoder-only]] [--batch 32] [--seed 1]
+    python3 tools/train/train_vae.py --images /dev/shm/s512[,/dev/shm/c4096] --out /tmp/w/vae
+        --minutes 3 [--resume DIR [--decoder-only]] [--batch 32] [--seed 1]
 """
 import argparse
 import os
@@ -23,6 +27,8 @@ from tools.train.schedule import lr_at  # noqa: E402
 CROP = 256
 EDGE_WEIGHT = 0.5
 KL_WEIGHT = 1e-6
+LATENT_LIMIT = 3.0  # |latent mean| beyond this (about 6 standard deviations) is penalised
+LIMIT_WEIGHT = 1.0
 
 
 def to_float(u8):
@@ -31,7 +37,8 @@ def to_float(u8):
 
 
 def batch_of(images, n, gen):
-    """Half random 256^2 crops at full resolution, half whole pictures shrunk 2x; random flips."""
+    """Half random 256^2 crops at full resolution, half whole pictures shrunk to 256^2; random
+    flips."""
     N, S = images.shape[0], images.shape[1]
     idx = torch.randint(0, N, (n,), generator=gen, device="cpu").to(images.device)
     half = n // 2
@@ -78,10 +85,12 @@ def main():
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     dev = "cuda" if torch.cuda.is_available() else "cpu"
-    images, _ = data.load(args.images)
-    n_eval = min(512, images.shape[0] // 8)
-    train_imgs = torch.from_numpy(images[n_eval:].copy()).to(dev)
-    eval_imgs = torch.from_numpy(images[:n_eval].copy()).to(dev)  # first seeds: measured, not trained on
+    train_sets, eval_sets = [], []
+    for prefix in args.images.split(","):
+        images, _ = data.load(prefix)
+        n_eval = max(1, min(512, images.shape[0] // 8))
+        train_sets.append(torch.from_numpy(images[n_eval:].copy()).to(dev))
+        eval_sets.append(torch.from_numpy(images[:n_eval].copy()).to(dev))  # first seeds: measured, not trained on
     if args.resume:
         from diffusers import AutoencoderKL
         vae = AutoencoderKL.from_pretrained(args.resume, torch_dtype=torch.float32)
@@ -99,7 +108,7 @@ def main():
     while time.time() - t0 < budget and step < args.max_steps:
         for g in opt.param_groups:
             g["lr"] = lr_at(args.lr, step, (time.time() - t0) / budget)
-        x = batch_of(train_imgs, args.batch, gen)
+        x = batch_of(train_sets[step % len(train_sets)], args.batch, gen)
         with torch.autocast("cuda", torch.bfloat16, enabled=dev == "cuda"):
             with torch.set_grad_enabled(not args.decoder_only):
                 post = vae.encode(x).latent_dist
@@ -108,16 +117,20 @@ def main():
         loss = l1 + EDGE_WEIGHT * edge_l1(y, x)
         if not args.decoder_only:
             loss = loss + KL_WEIGHT * post.kl().mean()
+            loss = loss + LIMIT_WEIGHT * F.relu(post.mean.float().abs() - LATENT_LIMIT).square().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trained, 1.0)
         opt.step()
         step += 1
         if step % 200 == 0:
-            print("vae step %d  %.0f s  loss %.4f  l1 %.4f" % (step, time.time() - t0, loss.item(), l1.item()),
-                  flush=True)
+            print("vae step %d  %.0f s  loss %.4f  l1 %.4f  |latent| max %.2f"
+                  % (step, time.time() - t0, loss.item(), l1.item(), post.mean.abs().max().item()), flush=True)
     vae.eval()
-    psnr, mean, std = measure(vae, eval_imgs, n_eval)
+    for prefix, imgs in zip(args.images.split(","), eval_sets):
+        psnr, mean, std = measure(vae, imgs, imgs.shape[0])
+        print("vae: held-back PSNR %.2f dB on %s at 256^2" % (psnr, os.path.basename(prefix)), flush=True)
+    psnr, mean, std = measure(vae, eval_sets[0], eval_sets[0].shape[0])  # the statistics of the first set
     if not args.decoder_only:  # a frozen encoder keeps the latent statistics the model was trained on
         vae.register_to_config(shift_factor=mean, scaling_factor=1.0 / std)
     vae.save_pretrained(args.out)
