@@ -1,9 +1,11 @@
 #!/bin/sh
 # run-all.sh: issue 7's four GPU tables from one run on the GPU machine, on one build: the cuda
-# suite first (the checks; a failure stops the run), then the attention benchmark (table 1) and
-# the end-to-end benchmarks (tables 2-4). Prints everything and writes the tables together to
-# $OUT/bench_tables.md (OUT defaults to /tmp). BUILD: a finished build (default build-cuda, made
-# here when missing); the other variables go through to the two benchmark scripts.
+# suite first (the checks; a failure stops the run), then compute-sanitizer's memcheck and
+# racecheck over the same three tests (SANITIZE=0 skips them; a report stops the run), then the
+# attention benchmark (table 1) and the end-to-end benchmarks (tables 2-4). Prints everything and
+# writes the tables together to $OUT/bench_tables.md (OUT defaults to /tmp). BUILD: a finished
+# build (default build-cuda, made here when missing); the other variables go through to the two
+# benchmark scripts.
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -26,6 +28,24 @@ for t in ops attention models; do
   fi
   echo "test_cuda_$t: $(grep -c '^ok' "$OUT/cuda_$t.log") passed"
 done
+if [ "${SANITIZE:-1}" != 0 ]; then
+  SAN=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+  if [ ! -x "$SAN" ]; then
+    echo "run-all: no compute-sanitizer (PATH, /usr/local/cuda/bin); memcheck and racecheck skipped"
+  else
+    for tool in memcheck racecheck; do
+      for t in ops attention models; do
+        log="$OUT/sanitize_${tool}_$t.log"
+        if ! "$SAN" --tool "$tool" --error-exitcode 99 "$BUILD/tests/cuda/test_cuda_$t" > "$log" 2>&1; then
+          grep -m 20 '=========\|^not ok' "$log" || tail -20 "$log"
+          echo "run-all: compute-sanitizer --tool $tool test_cuda_$t reported errors (see $log)" >&2
+          exit 1
+        fi
+        echo "compute-sanitizer --tool $tool test_cuda_$t: $(grep -m 1 'ERROR SUMMARY\|RACECHECK SUMMARY' "$log" || echo 'clean')"
+      done
+    done
+  fi
+fi
 sh "$HERE/attention/run-attention.sh"
 sh "$HERE/e2e/run-e2e.sh"
 cat "$OUT/attention_table.md" "$OUT/e2e_table.md" > "$OUT/bench_tables.md"
