@@ -169,12 +169,14 @@ def seams(paths, periods, size):
     """Per period: the mean over pictures of (boundary gradient / elsewhere gradient); none for a
     period that draws no boundary inside a size² picture. Pictures are read and measured in
     parallel processes (a 4096² picture takes seconds)."""
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     measured = [period for period in periods.values() if period < size]
     per_picture = []
     if measured and paths:
         workers = max(1, min(len(paths), os.cpu_count() or 1, 16))
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # spawned, not forked: the generation threads of this process may still be alive
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             per_picture = list(pool.map(_picture_ratios, [(p, measured) for p in paths]))
     out = {}
     for name, period in periods.items():
