@@ -127,10 +127,10 @@ def main():
             print("vae step %d  %.0f s  loss %.4f  l1 %.4f  |latent| max %.2f"
                   % (step, time.time() - t0, loss.item(), l1.item(), post.mean.abs().max().item()), flush=True)
     vae.eval()
-    for prefix, imgs in zip(args.images.split(","), eval_sets):
-        psnr, mean, std = measure(vae, imgs, imgs.shape[0])
+    measured = [measure(vae, imgs, imgs.shape[0]) for imgs in eval_sets]
+    for prefix, (psnr, _, _) in zip(args.images.split(","), measured):
         print("vae: held-back PSNR %.2f dB on %s at 256^2" % (psnr, os.path.basename(prefix)), flush=True)
-    psnr, mean, std = measure(vae, eval_sets[0], eval_sets[0].shape[0])  # the statistics of the first set
+    psnr, mean, std = measured[0]  # the latent statistics come from the first set
     if not args.decoder_only:  # a frozen encoder keeps the latent statistics the model was trained on
         vae.register_to_config(shift_factor=mean, scaling_factor=1.0 / std)
     vae.save_pretrained(args.out)
