@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -49,6 +50,7 @@ class Generator:
         self.pool = ThreadPoolExecutor(max_workers=max(1, args.jobs))
         self.skipped = 0
         self.failures = []
+        self.scaledit_args = shlex.split(args.generate_args)
 
     def out_of_time(self):
         return self.deadline is not None and time.monotonic() > self.deadline
@@ -99,7 +101,7 @@ def held_out(first, count, celestial_only=False):
 
 def judge_set(gen, scenes, size, kind="scaledit"):
     """Generates and judges `scenes` at size²: per-check (correct, total), per-picture records."""
-    futures = [(s, gen.submit(kind, text, s, size)) for s, text, _ in scenes]
+    futures = [(s, gen.submit(kind, text, s, size, gen.scaledit_args)) for s, text, _ in scenes]
     score = {name: [0, 0] for name, _ in CHECKS}
     records = []
     for (seed, text, attrs), (_, fut) in zip(scenes, futures):
@@ -134,7 +136,7 @@ def tiled_picture(gen, seed, text, size, tile):
 
 def coherence(gen, scenes, size, reuse):
     """Fraction of pictures with exactly one disc, and the records."""
-    futures = [gen.submit("scaledit", text, s, size) for s, text, _ in scenes]
+    futures = [gen.submit("scaledit", text, s, size, gen.scaledit_args) for s, text, _ in scenes]
     records = []
     for (seed, text, _), fut in zip(scenes, futures):
         path = fut.result()
@@ -290,6 +292,8 @@ def main():
     ap.add_argument("--vae-tile", type=int, default=512, help="VAE decode tile side to check for seams, px")
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--detail-steps", type=int, default=None)
+    ap.add_argument("--generate-args", default="",
+                    help="more `scaledit generate` options for every Scale-DiT picture, e.g. \"--true-cfg 2\"")
     ap.add_argument("--jobs", type=int, default=2, help="generations at a time")
     ap.add_argument("--time-limit", type=float, default=0, help="seconds after which no generation starts")
     ap.add_argument("--sheet-tile", type=int, default=256, help="contact sheet cell side, px")
@@ -306,7 +310,7 @@ def main():
     gen = Generator(args)
     t0 = time.monotonic()
     res = {"model": args.model or "bundled", "device": args.device or "auto", "steps": args.steps,
-           "detail_steps": args.detail_steps, "first_seed": args.first_seed}
+           "detail_steps": args.detail_steps, "first_seed": args.first_seed, "generate_args": args.generate_args}
     verdicts = {}
     res["part_seconds"] = {}
     clock = [time.monotonic()]

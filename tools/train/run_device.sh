@@ -9,10 +9,12 @@
 # the latent space, stays as it is unless VAE_FULL=1, which trains it too, on the 4096^2 crops as
 # well; VAE_MIN=0 keeps its VAE as it is; LORA_ONLY=1 keeps its VAE, text encoders and transformer
 # and trains the LoRA alone). RENDER_ONLY=1 stops after the renders (a later run reuses them).
+# BASE_WEIGHTS: how often the base draws 256^2, 512^2 and 1024^2 (default 1,1,1). The crops render
+# in the background while the VAE and the base train, unless a stage before the LoRA needs them.
 set -euo pipefail
 W=$1
 : "${N512:=12000}" "${N1024:=5000}" "${N2048:=1000}" "${N4096:=500}" "${VAE_MIN:=3}" "${BASE_MIN:=10}"
-: "${LORA_MIN:=4}" "${RESUME:=}" "${LORA_ONLY:=}" "${VAE_FULL:=}" "${RENDER_ONLY:=}" "${EVAL:=32}"
+: "${LORA_MIN:=4}" "${BASE_WEIGHTS:=1,1,1}" "${RESUME:=}" "${LORA_ONLY:=}" "${VAE_FULL:=}" "${RENDER_ONLY:=}" "${EVAL:=32}"
 export PYTHONUNBUFFERED=1
 # Renders, reused by a rerun in the same machine; seeds of the sets do not overlap.
 D512=/dev/shm/s512-$N512 D1024=/dev/shm/s1024-$N1024
@@ -23,15 +25,23 @@ cp -r models/scaledit-tiny/tokenizer models/scaledit-tiny/tokenizer_2 "$W/md/"
 [ -f "$D1024.npy" ] || python3 tools/train/data.py "$D1024" --first "$N512" --count "$N1024" --size 1024
 LORA_IMAGES=$D1024
 FIRST=$((N512 + N1024))
-if [ "$N2048" -gt 0 ]; then
-  [ -f "$C2048.npy" ] || python3 tools/train/data.py "$C2048" --first "$FIRST" --count "$N2048" --size 1024 \
-    --crops-of 2048 --crops 2
-  LORA_IMAGES=$C2048,$LORA_IMAGES
-fi
-if [ "$N4096" -gt 0 ]; then
-  [ -f "$C4096.npy" ] || python3 tools/train/data.py "$C4096" --first $((FIRST + N2048)) --count "$N4096" \
-    --size 1024 --crops-of 4096 --crops 6
-  LORA_IMAGES=$C4096,$LORA_IMAGES
+render_crops() {  # the LoRA's crops of scenes rendered at 2048^2 and 4096^2
+  if [ "$N2048" -gt 0 ] && [ ! -f "$C2048.npy" ]; then
+    python3 tools/train/data.py "$C2048" --first "$FIRST" --count "$N2048" --size 1024 --crops-of 2048 --crops 2
+  fi
+  if [ "$N4096" -gt 0 ] && [ ! -f "$C4096.npy" ]; then
+    python3 tools/train/data.py "$C4096" --first $((FIRST + N2048)) --count "$N4096" --size 1024 \
+      --crops-of 4096 --crops 6
+  fi
+}
+[ "$N2048" -gt 0 ] && LORA_IMAGES=$C2048,$LORA_IMAGES
+[ "$N4096" -gt 0 ] && LORA_IMAGES=$C4096,$LORA_IMAGES
+if [ -n "$RENDER_ONLY" ] || [ -n "$LORA_ONLY" ] || { [ -n "$VAE_FULL" ] && [ ! -d "$W/vae" ]; }; then
+  render_crops  # needed now
+  CROPS_JOB=
+else  # only the LoRA needs them: they render (at low priority) while the VAE and the base train
+  (renice -n 10 "$BASHPID" > /dev/null; render_crops) > "$W/crops.log" 2>&1 &
+  CROPS_JOB=$!
 fi
 [ -z "$RENDER_ONLY" ] || { echo RENDERS DONE; exit 0; }
 BASE_RESUME=() LORA_RESUME=()
@@ -63,9 +73,13 @@ fi
 if [ -z "$LORA_ONLY" ]; then
   rm -rf "$W/md/vae"; cp -r "$W/vae" "$W/md/vae"
   python3 tools/train/train_base.py --model-dir "$W/md" --images "$D512,$D1024" --sizes 256,512,1024 \
-    --out "$W/base" --minutes "$BASE_MIN" --eval "$EVAL" "${BASE_RESUME[@]}"
+    --size-weights "$BASE_WEIGHTS" --out "$W/base" --minutes "$BASE_MIN" --eval "$EVAL" "${BASE_RESUME[@]}"
   python3 tools/train/export.py --tokenizers "$W/md" --vae "$W/vae" --base "$W/base" --out "$W/model"
   tar -C "$W" -cf "$W/model-base.tar" model
+fi
+if [ -n "$CROPS_JOB" ]; then
+  wait "$CROPS_JOB" || { cat "$W/crops.log"; echo "run_device: the crop renders failed" >&2; exit 1; }
+  cat "$W/crops.log"
 fi
 python3 tools/train/train_lora.py --model-dir "$W/model" --images "$LORA_IMAGES" --out "$W/lora" \
   --minutes "$LORA_MIN" "${LORA_RESUME[@]}"

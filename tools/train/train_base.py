@@ -8,7 +8,8 @@ of about the same token count), so the model serves every global-pass size the e
 render set (--images, comma-separated prefixes) at least that large, shrunk.
 
     python3 tools/train/train_base.py --model-dir DIR --images /dev/shm/s512,/dev/shm/s1024 \
-        --sizes 256,512,1024 --out /tmp/w/base --minutes 6 [--resume DIR] [--batch 256] [--seed 2]
+        --sizes 256,512,1024 --out /tmp/w/base --minutes 6 [--size-weights 1,1,2] [--resume DIR]
+        [--batch 256] [--seed 2]
 DIR holds tokenizer/, tokenizer_2/ and vae/; --resume a folder with text_encoder/,
 text_encoder_2/ and transformer/ (this script's output or an exported model).
 """
@@ -68,6 +69,7 @@ def main():
     ap.add_argument("--model-dir", required=True)
     ap.add_argument("--images", required=True, help="prefixes written by tools/train/data.py, comma-separated")
     ap.add_argument("--sizes", default="256", help="training sizes, comma-separated")
+    ap.add_argument("--size-weights", help="how often each size is drawn, comma-separated (default: equally)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--resume")
     ap.add_argument("--minutes", type=float, default=6.0)
@@ -83,7 +85,12 @@ def main():
     t_start = time.time()
     vae, clip, t5, tr = load_models(args.model_dir, args.resume)
     vae.to(dev).eval().requires_grad_(False)
-    sizes = sorted(int(x) for x in args.sizes.split(","))
+    sizes = [int(x) for x in args.sizes.split(",")]
+    weights = [float(x) for x in args.size_weights.split(",")] if args.size_weights else [1.0] * len(sizes)
+    if len(weights) != len(sizes) or min(weights) < 0 or sum(weights) <= 0:
+        ap.error("--size-weights needs one weight >= 0 per size, not all 0")
+    weights = [w for _, w in sorted(zip(sizes, weights))]
+    sizes = sorted(sizes)
     sets = sorted((data.load(p) for p in args.images.split(",")), key=lambda ic: ic[0].shape[1])
     enc = Encoders(args.model_dir, clip, t5, architecture.t5_length(args.model_dir))
     empty_clip, empty_t5 = enc.ids([""], dev)
@@ -104,11 +111,12 @@ def main():
     opt = torch.optim.AdamW(models.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.01)
     txt_ids = torch.zeros(enc.t5_length, 3, device=dev)
     gen = torch.Generator(device=dev).manual_seed(args.seed)
+    draw = torch.tensor(weights, device=dev)
     t0, step, budget, avg = time.time(), 0, args.minutes * 60, None
     while time.time() - t0 < budget and step < args.max_steps:
         for g in opt.param_groups:
             g["lr"] = lr_at(args.lr, step, (time.time() - t0) / budget)
-        size = sizes[int(torch.randint(0, len(sizes), (1,), device=dev, generator=gen))]
+        size = sizes[int(torch.multinomial(draw, 1, generator=gen))]
         S = per_size[size]
         B, mu, img_ids = S["batch"], S["mu"], S["img_ids"]
         idx = torch.randint(0, S["lat"].shape[0], (B,), device=dev, generator=gen)
