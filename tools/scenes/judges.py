@@ -67,9 +67,20 @@ def label_components(mask):
     return np.where(mask, lab, -1)
 
 
-def _discs(mask, lum, min_r, max_r, ring_max=None):
-    """Components of `mask` shaped like discs of radius min_r..max_r (pixels); with ring_max,
-    only those whose surroundings are darker than it."""
+def _ring_median(lum, cx, cy, r):
+    """Median brightness of the ring 1.6 r .. 2.2 r around (cx, cy), or None off the picture."""
+    y0, y1 = int(max(cy - 2.2 * r, 0)), int(min(cy + 2.2 * r + 1, lum.shape[0]))
+    x0, x1 = int(max(cx - 2.2 * r, 0)), int(min(cx + 2.2 * r + 1, lum.shape[1]))
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    d = np.hypot(yy - cy, xx - cx)
+    ring = lum[y0:y1, x0:x1][(d > 1.6 * r) & (d < 2.2 * r)]
+    return float(np.median(ring)) if ring.size else None
+
+
+def _discs(mask, lum, min_r, max_r, ring_max=None, ring_min=None, taken=None):
+    """Components of `mask` shaped like discs of radius min_r..max_r (pixels); with ring_max, only
+    those whose surroundings are darker than it, with ring_min only those whose surroundings are
+    at least that bright. With `taken` (a boolean array), the pixels of the discs found are set."""
     lab = label_components(mask)
     ids, counts = np.unique(lab[lab >= 0], return_counts=True)
     found = []
@@ -85,25 +96,28 @@ def _discs(mask, lum, min_r, max_r, ring_max=None):
         if n / (np.pi * r * r) < 0.6:
             continue
         cy, cx = ys.mean(), xs.mean()
-        if ring_max is not None:
-            y0, y1 = int(max(cy - 2.2 * r, 0)), int(min(cy + 2.2 * r + 1, lum.shape[0]))
-            x0, x1 = int(max(cx - 2.2 * r, 0)), int(min(cx + 2.2 * r + 1, lum.shape[1]))
-            yy, xx = np.mgrid[y0:y1, x0:x1]
-            d = np.hypot(yy - cy, xx - cx)
-            ring = lum[y0:y1, x0:x1][(d > 1.6 * r) & (d < 2.2 * r)]
-            if ring.size == 0 or np.median(ring) > ring_max:
+        if ring_max is not None or ring_min is not None:
+            ring = _ring_median(lum, cx, cy, r)
+            if ring is None or (ring_max is not None and ring > ring_max) or \
+                    (ring_min is not None and ring < ring_min):
                 continue
+        if taken is not None:
+            taken[ys, xs] = True
         found.append((float(cx), float(cy), float(r)))
     return found
 
 
 def celestial_bodies(x):
-    """(suns, moons): lists of (x, y, radius) in working pixels of the disc-like bright blobs."""
+    """(suns, moons): lists of (x, y, radius) in working pixels of the disc-like bright blobs.
+    A sun is a saturated warm-white disc, or a near-white one (a generated day sun comes out a
+    little bluish, red below 0.965), in a lit sky; a moon a bright disc on a dark ring."""
     h = x.shape[0]
     lum = _lum(x)
-    sun_mask = (x[..., 0] >= 0.965) & (x[..., 1] >= 0.85) & (x[..., 2] >= 0.5)
-    suns = _discs(sun_mask, lum, 0.015 * h, 0.09 * h)
-    moon_mask = (lum >= 0.66) & ~sun_mask
+    warm = (x[..., 0] >= 0.965) & (x[..., 1] >= 0.85) & (x[..., 2] >= 0.5)
+    white = (x[..., 0] >= 0.93) & (x[..., 1] >= 0.93) & (x[..., 2] >= 0.9)
+    taken = np.zeros(lum.shape, bool)
+    suns = _discs(warm | white, lum, 0.015 * h, 0.09 * h, ring_min=0.3, taken=taken)
+    moon_mask = (lum >= 0.66) & ~taken
     moons = _discs(moon_mask, lum, 0.015 * h, 0.07 * h, ring_max=0.3)
     return suns, moons
 
