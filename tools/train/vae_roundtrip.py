@@ -4,7 +4,8 @@ with a sun or moon, encodes and decodes each through the VAE (PyTorch, the laten
 prints per picture the PSNR, the largest scaled latent (|z - shift| * scale; a diffusion model
 cannot reproduce a spike many standard deviations out), how many discs the scene judge finds in
 the render and in the round trip, and the strongest colour (max - min channel) near the disc in
-both (a fringe the render lacks shows there); with --crops DIR, writes each disc's neighbourhood, render beside round trip, as PNG.
+both (a fringe the render lacks shows there); with --crops DIR, writes each disc's
+neighbourhood, render beside round trip, as PNG.
 
     python3 tools/train/vae_roundtrip.py models/scaledit-tiny/vae --n 8 --size 1024 [--crops /tmp/rt]
 """
