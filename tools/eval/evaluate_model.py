@@ -16,6 +16,7 @@ generated with its scene's seed. Generated PNGs stay in --work and are reused wh
 --time-limit stops starting new generations after that many seconds, and a failed generation is
 reported and left out; the figures say how many pictures they cover."""
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -55,8 +56,11 @@ class Generator:
     def out_of_time(self):
         return self.deadline is not None and time.monotonic() > self.deadline
 
-    def path(self, kind, seed, size):
-        return os.path.join(self.args.work, f"{kind}-{size}-{seed}.png")
+    def path(self, kind, seed, size, extra):
+        """Where the picture goes; options beyond the defaults give it a tag of their own, so
+        pictures made with other options are not reused for it."""
+        tag = "-" + hashlib.sha1(shlex.join(extra).encode()).hexdigest()[:8] if extra else ""
+        return os.path.join(self.args.work, f"{kind}-{size}-{seed}{tag}.png")
 
     def _run(self, prompt, seed, size, path, extra):
         if os.path.exists(path):
@@ -84,8 +88,11 @@ class Generator:
         return path
 
     def submit(self, kind, prompt, seed, size, extra=()):
-        path = self.path(kind, seed, size)
-        return self.pool.submit(self._run, prompt, seed, size, path, list(extra))
+        """A future of the picture's path (None when it failed or ran out of time); Scale-DiT
+        pictures get --generate-args too."""
+        extra = (self.scaledit_args if kind == "scaledit" else []) + list(extra)
+        path = self.path(kind, seed, size, extra)
+        return self.pool.submit(self._run, prompt, seed, size, path, extra)
 
 
 def held_out(first, count, celestial_only=False):
@@ -101,7 +108,7 @@ def held_out(first, count, celestial_only=False):
 
 def judge_set(gen, scenes, size, kind="scaledit"):
     """Generates and judges `scenes` at size²: per-check (correct, total), per-picture records."""
-    futures = [(s, gen.submit(kind, text, s, size, gen.scaledit_args)) for s, text, _ in scenes]
+    futures = [(s, gen.submit(kind, text, s, size)) for s, text, _ in scenes]
     score = {name: [0, 0] for name, _ in CHECKS}
     records = []
     for (seed, text, attrs), (_, fut) in zip(scenes, futures):
@@ -136,7 +143,7 @@ def tiled_picture(gen, seed, text, size, tile):
 
 def coherence(gen, scenes, size, reuse):
     """Fraction of pictures with exactly one disc, and the records."""
-    futures = [gen.submit("scaledit", text, s, size, gen.scaledit_args) for s, text, _ in scenes]
+    futures = [gen.submit("scaledit", text, s, size) for s, text, _ in scenes]
     records = []
     for (seed, text, _), fut in zip(scenes, futures):
         path = fut.result()
