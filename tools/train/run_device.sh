@@ -6,8 +6,8 @@
 # (each with the sigmas of its size's detail pass) with 1/4-size guidance, export.
 # Start: setsid nohup tools/train/run_device.sh W >W/log 2>&1 &   (W: a work folder; poll W/log)
 # Refine: RESUME=<exported model folder> starts every stage from its weights (the encoder, and so
-# the latent space, stays as it is unless VAE_FULL=1, which trains it too, on the 4096^2 crops as
-# well; VAE_MIN=0 keeps its VAE as it is; LORA_ONLY=1 keeps its VAE, text encoders and transformer
+# the latent space, stays as it is unless VAE_FULL=1, which trains it too, with the handover views
+# of train_vae.py; VAE_MIN=0 keeps its VAE as it is; LORA_ONLY=1 keeps its VAE, text encoders and transformer
 # and trains the LoRA alone). RENDER_ONLY=1 stops after the renders (a later run reuses them).
 # BASE_WEIGHTS: how often the base draws 256^2, 512^2 and 1024^2 (default 1,1,1). The crops render
 # in the background while the VAE and the base train, unless a stage before the LoRA needs them.
@@ -36,7 +36,7 @@ render_crops() {  # the LoRA's crops of scenes rendered at 2048^2 and 4096^2
 }
 [ "$N2048" -gt 0 ] && LORA_IMAGES=$C2048,$LORA_IMAGES
 [ "$N4096" -gt 0 ] && LORA_IMAGES=$C4096,$LORA_IMAGES
-if [ -n "$RENDER_ONLY" ] || [ -n "$LORA_ONLY" ] || { [ -n "$VAE_FULL" ] && [ ! -d "$W/vae" ]; }; then
+if [ -n "$RENDER_ONLY" ] || [ -n "$LORA_ONLY" ]; then
   render_crops  # needed now
   CROPS_JOB=
 else  # only the LoRA needs them: they render (at low priority) while the VAE and the base train
@@ -59,10 +59,8 @@ elif [ ! -d "$W/vae" ]; then  # not already done by an earlier run in this work 
   if [ -n "$RESUME" ] && [ "$VAE_MIN" = 0 ]; then
     cp -r "$RESUME/vae" "$W/vae"
   elif [ -n "$RESUME" ] && [ -n "$VAE_FULL" ]; then
-    VAE_IMAGES=$D512,$D1024
-    [ "$N4096" -gt 0 ] && VAE_IMAGES=$VAE_IMAGES,$C4096
-    python3 tools/train/train_vae.py --images "$VAE_IMAGES" --resume "$RESUME/vae" --out "$W/vae" \
-      --minutes "$VAE_MIN"
+    python3 tools/train/train_vae.py --images "$D512,$D1024" --resume "$RESUME/vae" --out "$W/vae" \
+      --minutes "$VAE_MIN" --lr 1e-4
   elif [ -n "$RESUME" ]; then
     python3 tools/train/train_vae.py --images "$D1024" --resume "$RESUME/vae" --decoder-only --out "$W/vae" \
       --minutes "$VAE_MIN"

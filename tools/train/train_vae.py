@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
 """train_vae.py: stage 1 of scaledit-tiny, the AutoencoderKL (16 latent channels, 8x), trained
 with L1 + an edge (image-gradient) L1 + a tiny KL + a penalty on latents far outside their usual
-range, on 256^2 crops and on whole pictures shrunk to 256^2; measures shift_factor (latent mean)
-and scaling_factor (1 / latent std). --images takes several prefixes of tools/train/data.py, drawn
-from in turn: 512^2 and 1024^2 renders, and 1024^2 crops of 4096^2 renders, whose large sun and
-moon discs a 4096^2 handover encodes (trained on 512^2 alone, the encoder gave a 4096^2 sun
-latents 20 standard deviations out, which neither its decoder nor the transformer could
-reproduce). With --decoder-only (and --resume) the encoder stays frozen, so the latent space the
-transformer was trained on, and its shift and scale, do not change: only the decoding gets better.
+range; measures shift_factor (latent mean) and scaling_factor (1 / latent std). --images takes
+several prefixes of tools/train/data.py (512^2 and 1024^2 renders, 1024^2 crops of 4096^2 renders).
+The steps take four views in turn, because the VAE's GroupNorm normalises over the whole picture,
+so what the encoder makes of a sun depends on the picture's size: trained on 256^2 views alone, it
+put latents 15 standard deviations out on the sun of a whole 1024^2 picture and 19 on the engine's
+4096^2 handover picture, which the decoder drew as a rainbow speck and the transformer learnt to
+draw. The views: 256^2 crops (each picture its own place) and whole pictures shrunk to 256^2; whole
+pictures at their own size; a 1024^2 picture upsampled to 2048^2 and sharpened as the engine's
+handover does; the same at 4096^2 (encoder only: the penalty). The penalty is summed over each
+picture's latents, so a single spike counts. With --decoder-only (and --resume) the encoder stays
+frozen, so the latent space the transformer was trained on, and its shift and scale, do not change:
+only the decoding gets better (the three views that decode).
 
-    python3 tools/train/train_vae.py --images /dev/shm/s512[,/dev/shm/c4096] --out /tmp/w/vae
-        --minutes 3 [--resume DIR [--decoder-only]] [--batch 32] [--seed 1]
+    python3 tools/train/train_vae.py --images /dev/shm/s512[,/dev/shm/s1024,...] --out /tmp/w/vae
+        --minutes 3 [--resume DIR [--decoder-only]] [--batch 32] [--lr 5e-4] [--limit-weight 0.1] [--seed 1]
 """
 import argparse
 import os
@@ -27,8 +32,9 @@ from tools.train.schedule import lr_at  # noqa: E402
 CROP = 256
 EDGE_WEIGHT = 0.5
 KL_WEIGHT = 1e-6
-LATENT_LIMIT = 3.0  # |latent mean| beyond this (about 6 standard deviations) is penalised
-LIMIT_WEIGHT = 1.0
+LATENT_LIMIT = 5.0  # latent means this many standard deviations out (see latent_penalty) are penalised
+WHOLE_PIXELS = 2 * 1024 * 1024  # pixels per step of whole pictures
+SHARPEN = 0.5  # the engine's default handover unsharp mask (sigma 1, radius 3)
 
 
 def to_float(u8):
@@ -36,18 +42,67 @@ def to_float(u8):
     return u8.permute(0, 3, 1, 2).float() / 127.5 - 1.0
 
 
-def batch_of(images, n, gen):
-    """Half random 256^2 crops at full resolution, half whole pictures shrunk to 256^2; random
-    flips."""
-    N, S = images.shape[0], images.shape[1]
-    idx = torch.randint(0, N, (n,), generator=gen, device="cpu").to(images.device)
-    half = n // 2
-    oy, ox = (torch.randint(0, S - CROP + 1, (2,), generator=gen).tolist())
-    crops = to_float(images[idx[:half], oy:oy + CROP, ox:ox + CROP])
-    whole = F.avg_pool2d(to_float(images[idx[half:]]), S // CROP)
-    x = torch.cat([crops, whole])
-    flip = torch.rand(n, generator=gen).to(x.device) < 0.5
+def flipped(x, gen):
+    flip = torch.rand(x.shape[0], generator=gen).to(x.device) < 0.5
     return torch.where(flip[:, None, None, None], x.flip(3), x)
+
+
+def pick(images, n, gen):
+    idx = torch.randint(0, images.shape[0], (n,), generator=gen)
+    return images[idx.to(images.device)]
+
+
+def small_views(images, n, gen):
+    """Half 256^2 crops at full resolution, each picture at its own place; half whole pictures
+    shrunk to 256^2."""
+    S, half = images.shape[1], n // 2
+    corners = torch.randint(0, S - CROP + 1, (half, 2), generator=gen).tolist()
+    crops = torch.stack([to_float(p[None, y:y + CROP, x:x + CROP])[0]
+                         for p, (y, x) in zip(pick(images, half, gen), corners)])
+    whole = F.avg_pool2d(to_float(pick(images, n - half, gen)), S // CROP)
+    return flipped(torch.cat([crops, whole]), gen)
+
+
+def unsharp(x, amount):
+    """The engine's handover sharpening: x + amount (x - gaussian(x, sigma 1, radius 3))."""
+    k = torch.exp(-0.5 * torch.arange(-3, 4, device=x.device, dtype=x.dtype) ** 2)
+    k = k / k.sum()
+    c = x.shape[1]
+    pad = F.pad(x, (3, 3, 3, 3), mode="replicate")
+    blur = F.conv2d(pad, k.view(1, 1, 1, 7).expand(c, 1, 1, 7).contiguous(), groups=c)
+    blur = F.conv2d(blur, k.view(1, 1, 7, 1).expand(c, 1, 7, 1).contiguous(), groups=c)
+    return x + amount * (x - blur)
+
+
+def handover_view(images, factor, gen):
+    """One picture upsampled (bicubic) by factor and sharpened, as the engine's handover encodes
+    the global picture at the target size."""
+    x = F.interpolate(to_float(pick(images, 1, gen)), scale_factor=factor, mode="bicubic")
+    return flipped(unsharp(x, SHARPEN).clamp(-1, 1), gen)
+
+
+def view_of(step, sets, batch, gen, decoder_only):
+    """(pictures, whether to decode them) of a step: the views described at the top, in turn."""
+    kind = step % (3 if decoder_only else 4)  # the decoder alone: the views it decodes
+    images = sets[(step // 4) % len(sets)]
+    if kind == 0:
+        return small_views(images, batch, gen), True
+    if kind == 1:
+        n = max(1, WHOLE_PIXELS // (images.shape[1] * images.shape[2]))
+        return flipped(to_float(pick(images, n, gen)), gen), True
+    large = max(sets, key=lambda s: s.shape[1])  # the largest pictures stand for a global pass
+    return handover_view(large, 2 if kind == 2 else 4, gen), kind == 2
+
+
+def latent_penalty(mean):
+    """Squared excess of the latent means beyond LATENT_LIMIT standard deviations, summed per
+    picture, averaged. The spread is the batch's own: its channel's, or all channels' where that
+    is wider (a near-constant channel would make every change an outlier); so shrinking every
+    latent alike (which the decoder would undo) does not lower it: only outliers do."""
+    m = mean.float()
+    spread = torch.maximum(m.std((0, 2, 3), keepdim=True), m.std())
+    z = (m - m.mean((0, 2, 3), keepdim=True)) / spread
+    return F.relu(z.abs() - LATENT_LIMIT).square().flatten(1).sum(1).mean()
 
 
 def edge_l1(a, b):
@@ -71,6 +126,20 @@ def measure(vae, images, n=512):
     return torch.cat(psnr).mean().item(), lat.mean().item(), lat.std().item()
 
 
+@torch.no_grad()
+def largest_latent(vae, images, n, factor):
+    """The largest |latent mean| over the first n pictures, whole, upsampled by factor as a
+    handover."""
+    top = 0.0
+    for i in range(n):
+        x = to_float(images[i:i + 1])
+        if factor > 1:
+            x = unsharp(F.interpolate(x, scale_factor=factor, mode="bicubic"), SHARPEN).clamp(-1, 1)
+        with torch.autocast("cuda", torch.bfloat16, enabled=x.is_cuda):
+            top = max(top, vae.encode(x).latent_dist.mean.float().abs().max().item())
+    return top
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", required=True, help="prefix written by tools/train/data.py")
@@ -79,6 +148,7 @@ def main():
     ap.add_argument("--max-steps", type=int, default=10 ** 9)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--limit-weight", type=float, default=0.1, help="weight of the latent penalty")
     ap.add_argument("--resume", help="a VAE folder to start from")
     ap.add_argument("--decoder-only", action="store_true", help="train the decoder of --resume only")
     ap.add_argument("--seed", type=int, default=1)
@@ -108,29 +178,36 @@ def main():
     while time.time() - t0 < budget and step < args.max_steps:
         for g in opt.param_groups:
             g["lr"] = lr_at(args.lr, step, (time.time() - t0) / budget)
-        x = batch_of(train_sets[step % len(train_sets)], args.batch, gen)
+        x, decode = view_of(step, train_sets, args.batch, gen, args.decoder_only)
         with torch.autocast("cuda", torch.bfloat16, enabled=dev == "cuda"):
             with torch.set_grad_enabled(not args.decoder_only):
                 post = vae.encode(x).latent_dist
-            y = vae.decode(post.sample()).sample.float()
-        l1 = F.l1_loss(y, x)
-        loss = l1 + EDGE_WEIGHT * edge_l1(y, x)
+            y = vae.decode(post.sample()).sample.float() if decode else None
+        loss = 0.0
+        if decode:
+            l1 = F.l1_loss(y, x)
+            loss = l1 + EDGE_WEIGHT * edge_l1(y, x)
         if not args.decoder_only:
-            loss = loss + KL_WEIGHT * post.kl().mean()
-            loss = loss + LIMIT_WEIGHT * F.relu(post.mean.float().abs() - LATENT_LIMIT).square().mean()
+            loss = loss + KL_WEIGHT * post.kl().mean() + args.limit_weight * latent_penalty(post.mean)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trained, 1.0)
         opt.step()
         step += 1
-        if step % 200 == 0:
-            print("vae step %d  %.0f s  loss %.4f  l1 %.4f  |latent| max %.2f"
-                  % (step, time.time() - t0, loss.item(), l1.item(), post.mean.abs().max().item()), flush=True)
+        if step % 200 < 4:  # each view once
+            print("vae step %d  %.0f s  %s  loss %.4f  |latent| max %.2f"
+                  % (step, time.time() - t0, "x".join(map(str, x.shape[2:])), loss.item(),
+                     post.mean.abs().max().item()), flush=True)
     vae.eval()
     measured = [measure(vae, imgs, imgs.shape[0]) for imgs in eval_sets]
     for prefix, (psnr, _, _) in zip(args.images.split(","), measured):
         print("vae: held-back PSNR %.2f dB on %s at 256^2" % (psnr, os.path.basename(prefix)), flush=True)
     psnr, mean, std = measured[0]  # the latent statistics come from the first set
+    large = max(eval_sets, key=lambda s: s.shape[1])
+    for factor, n in ((1, 32), (2, 8), (4, 4)):
+        n = min(n, large.shape[0])
+        print("vae: largest latent %.1f standard deviations on %d held-back %d^2 pictures"
+              % (largest_latent(vae, large, n, factor) / std, n, large.shape[1] * factor), flush=True)
     if not args.decoder_only:  # a frozen encoder keeps the latent statistics the model was trained on
         vae.register_to_config(shift_factor=mean, scaling_factor=1.0 / std)
     vae.save_pretrained(args.out)
