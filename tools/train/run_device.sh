@@ -7,10 +7,10 @@
 # Start: setsid nohup tools/train/run_device.sh W >W/log 2>&1 &   (W: a work folder; poll W/log)
 # Refine: RESUME=<exported model folder> starts every stage from its weights (the encoder, and so
 # the latent space, stays as it is unless VAE_FULL=1, which trains it too, with the handover views
-# of train_vae.py; VAE_MIN=0 keeps its VAE as it is; LORA_ONLY=1 keeps its VAE, text encoders and transformer
-# and trains the LoRA alone). RENDER_ONLY=1 stops after the renders (a later run reuses them).
-# BASE_WEIGHTS: how often the base draws 256^2, 512^2 and 1024^2 (default 1,1,1). The crops render
-# in the background while the VAE and the base train, unless a stage before the LoRA needs them.
+# of train_vae.py; VAE_MIN=0 keeps its VAE as it is; LORA_ONLY=1 keeps its VAE, text encoders and
+# transformer and trains the LoRA alone). RENDER_ONLY=1 stops after the renders (a later run reuses
+# them). BASE_WEIGHTS: how often the base draws 256^2, 512^2 and 1024^2 (default 1,1,1). The crops
+# render in the background while the VAE and the base train (with RENDER_ONLY or LORA_ONLY, first).
 set -euo pipefail
 W=$1
 : "${N512:=12000}" "${N1024:=5000}" "${N2048:=1000}" "${N4096:=500}" "${VAE_MIN:=3}" "${BASE_MIN:=10}"

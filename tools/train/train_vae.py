@@ -74,11 +74,10 @@ def unsharp(x, amount):
     return x + amount * (x - blur)
 
 
-def handover_view(images, factor, gen):
-    """One picture upsampled (bicubic) by factor and sharpened, as the engine's handover encodes
-    the global picture at the target size."""
-    x = F.interpolate(to_float(pick(images, 1, gen)), scale_factor=factor, mode="bicubic")
-    return flipped(unsharp(x, SHARPEN).clamp(-1, 1), gen)
+def handover(x, factor):
+    """x upsampled (bicubic) by factor and sharpened, as the engine's handover encodes the global
+    picture at the target size."""
+    return unsharp(F.interpolate(x, scale_factor=factor, mode="bicubic"), SHARPEN).clamp(-1, 1)
 
 
 def view_of(step, sets, batch, gen, decoder_only):
@@ -91,7 +90,7 @@ def view_of(step, sets, batch, gen, decoder_only):
         n = max(1, WHOLE_PIXELS // (images.shape[1] * images.shape[2]))
         return flipped(to_float(pick(images, n, gen)), gen), True
     large = max(sets, key=lambda s: s.shape[1])  # the largest pictures stand for a global pass
-    return handover_view(large, 2 if kind == 2 else 4, gen), kind == 2
+    return flipped(handover(to_float(pick(large, 1, gen)), 2 if kind == 2 else 4), gen), kind == 2
 
 
 def latent_penalty(mean):
@@ -127,16 +126,16 @@ def measure(vae, images, n=512):
 
 
 @torch.no_grad()
-def largest_latent(vae, images, n, factor):
-    """The largest |latent mean| over the first n pictures, whole, upsampled by factor as a
+def largest_latent(vae, images, n, factor, shift):
+    """The largest |latent mean - shift| over the first n pictures, whole, upsampled by factor as a
     handover."""
     top = 0.0
     for i in range(n):
         x = to_float(images[i:i + 1])
         if factor > 1:
-            x = unsharp(F.interpolate(x, scale_factor=factor, mode="bicubic"), SHARPEN).clamp(-1, 1)
+            x = handover(x, factor)
         with torch.autocast("cuda", torch.bfloat16, enabled=x.is_cuda):
-            top = max(top, vae.encode(x).latent_dist.mean.float().abs().max().item())
+            top = max(top, (vae.encode(x).latent_dist.mean.float() - shift).abs().max().item())
     return top
 
 
@@ -207,7 +206,7 @@ def main():
     for factor, n in ((1, 32), (2, 8), (4, 4)):
         n = min(n, large.shape[0])
         print("vae: largest latent %.1f standard deviations on %d held-back %d^2 pictures"
-              % (largest_latent(vae, large, n, factor) / std, n, large.shape[1] * factor), flush=True)
+              % (largest_latent(vae, large, n, factor, mean) / std, n, large.shape[1] * factor), flush=True)
     if not args.decoder_only:  # a frozen encoder keeps the latent statistics the model was trained on
         vae.register_to_config(shift_factor=mean, scaling_factor=1.0 / std)
     vae.save_pretrained(args.out)
