@@ -15,6 +15,10 @@ if __package__ in (None, ""):
     __package__ = "tools.scenes"
 
 WORK = 256  # the judges look at pictures block-averaged to about this many rows
+# The world's lowest horizon (scene.py draws it at 0.5-0.7 of the height and keeps the sun or moon
+# clear of the land): below it a bright disc is ground or water (a white snow patch between
+# trees, a reflection), not a sun or moon.
+LOWEST_HORIZON = 0.7
 
 
 def to_work(img):
@@ -108,9 +112,10 @@ def _discs(mask, lum, min_r, max_r, ring_max=None, ring_min=None, taken=None):
 
 
 def celestial_bodies(x):
-    """(suns, moons): lists of (x, y, radius) in working pixels of the disc-like bright blobs.
-    A sun is a saturated warm-white disc, or a near-white one (a generated day sun comes out a
-    little bluish, red below 0.965), in a lit sky; a moon a bright disc on a dark ring."""
+    """(suns, moons): lists of (x, y, radius) in working pixels of the disc-like bright blobs
+    centred above the lowest horizon. A sun is a saturated warm-white disc, or a near-white one
+    (a generated day sun comes out a little bluish, red below 0.965), in a lit sky; a moon a
+    bright disc on a dark ring."""
     h = x.shape[0]
     lum = _lum(x)
     warm = (x[..., 0] >= 0.965) & (x[..., 1] >= 0.85) & (x[..., 2] >= 0.5)
@@ -119,7 +124,8 @@ def celestial_bodies(x):
     suns = _discs(warm | white, lum, 0.015 * h, 0.09 * h, ring_min=0.3, taken=taken)
     moon_mask = (lum >= 0.66) & ~taken
     moons = _discs(moon_mask, lum, 0.015 * h, 0.07 * h, ring_max=0.3)
-    return suns, moons
+    sky_bottom = LOWEST_HORIZON * h
+    return [d for d in suns if d[1] <= sky_bottom], [d for d in moons if d[1] <= sky_bottom]
 
 
 def _horizon_line(x):

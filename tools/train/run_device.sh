@@ -7,8 +7,9 @@
 # Start: setsid nohup tools/train/run_device.sh W >W/log 2>&1 &   (W: a work folder; poll W/log)
 # Refine: RESUME=<exported model folder> starts every stage from its weights (the encoder, and so
 # the latent space, stays as it is unless VAE_FULL=1, which trains it too, with the handover views
-# of train_vae.py; VAE_MIN=0 keeps its VAE as it is; LORA_ONLY=1 keeps its VAE, text encoders and
-# transformer and trains the LoRA alone). RENDER_ONLY=1 stops after the renders (a later run reuses
+# of train_vae.py; without it the decoder alone trains for VAE_MIN minutes beside the base and
+# the LoRA, which need only the encoder; VAE_MIN=0 keeps its VAE as it is; LORA_ONLY=1 keeps its
+# VAE, text encoders and transformer and trains the LoRA alone). RENDER_ONLY=1 stops after the renders (a later run reuses
 # them). BASE_WEIGHTS: how often the base draws 256^2, 512^2 and 1024^2 (default 1,1,1). The crops
 # render in the background while the VAE and the base train (with RENDER_ONLY or LORA_ONLY, first).
 set -euo pipefail
@@ -44,7 +45,7 @@ else  # only the LoRA needs them: they render (at low priority) while the VAE an
   CROPS_JOB=$!
 fi
 [ -z "$RENDER_ONLY" ] || { echo RENDERS DONE; exit 0; }
-BASE_RESUME=() LORA_RESUME=()
+BASE_RESUME=() LORA_RESUME=() DECODER_JOB=
 if [ -n "$RESUME" ]; then
   BASE_RESUME=(--resume "$RESUME")
   LORA_RESUME=(--resume "$RESUME/scale_dit_lora")
@@ -61,9 +62,11 @@ elif [ ! -d "$W/vae" ]; then  # not already done by an earlier run in this work 
   elif [ -n "$RESUME" ] && [ -n "$VAE_FULL" ]; then
     python3 tools/train/train_vae.py --images "$D512,$D1024" --resume "$RESUME/vae" --out "$W/vae" \
       --minutes "$VAE_MIN" --lr 1e-4
-  elif [ -n "$RESUME" ]; then
-    python3 tools/train/train_vae.py --images "$D1024" --resume "$RESUME/vae" --decoder-only --out "$W/vae" \
-      --minutes "$VAE_MIN"
+  elif [ -n "$RESUME" ]; then  # the encoder stays, so the base and the LoRA encode with it meanwhile
+    cp -r "$RESUME/vae" "$W/vae"
+    (python3 tools/train/train_vae.py --images "$D1024" --resume "$RESUME/vae" --decoder-only \
+      --out "$W/vae-decoder" --minutes "$VAE_MIN") > "$W/decoder.log" 2>&1 &
+    DECODER_JOB=$!
   else
     python3 tools/train/train_vae.py --images "$D512" --out "$W/vae" --minutes "$VAE_MIN"
   fi
@@ -81,6 +84,11 @@ if [ -n "$CROPS_JOB" ]; then
 fi
 python3 tools/train/train_lora.py --model-dir "$W/model" --images "$LORA_IMAGES" --out "$W/lora" \
   --minutes "$LORA_MIN" "${LORA_RESUME[@]}"
+if [ -n "$DECODER_JOB" ]; then
+  wait "$DECODER_JOB" || { cat "$W/decoder.log"; echo "run_device: the decoder stage failed" >&2; exit 1; }
+  cat "$W/decoder.log"
+  rm -rf "$W/vae" && mv "$W/vae-decoder" "$W/vae"
+fi
 python3 tools/train/export.py --tokenizers "$W/md" --vae "$W/vae" --base "$W/base" --lora "$W/lora" \
   --out "$W/model"
 tar -C "$W" -cf "$W/model.tar" model
