@@ -85,7 +85,7 @@ def unpack(tokens, rows, cols):
 def unsharp_mask(img, amount):
     """The handover's fixed unsharp mask: img + amount (img - blur), blur a normalized Gaussian of
     sigma 1 and radius 3 (horizontal then vertical, borders clamped), clamped to [-1, 1]."""
-    i = torch.arange(-3, 4, dtype=torch.float32)
+    i = torch.arange(-3, 4, dtype=img.dtype, device=img.device)
     k = torch.exp(-0.5 * i * i)
     k = k / k.sum()
     c = img.shape[1]

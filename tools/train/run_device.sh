@@ -9,9 +9,10 @@
 # the latent space, stays as it is unless VAE_FULL=1, which trains it too, with the handover views
 # of train_vae.py; without it the decoder alone trains for VAE_MIN minutes beside the base and
 # the LoRA, which need only the encoder; VAE_MIN=0 keeps its VAE as it is; LORA_ONLY=1 keeps its
-# VAE, text encoders and transformer and trains the LoRA alone). RENDER_ONLY=1 stops after the renders (a later run reuses
-# them). BASE_WEIGHTS: how often the base draws 256^2, 512^2 and 1024^2 (default 1,1,1). The crops
-# render in the background while the VAE and the base train (with RENDER_ONLY or LORA_ONLY, first).
+# VAE, text encoders and transformer and trains the LoRA alone). RENDER_ONLY=1 stops after the
+# renders (a later run reuses them). BASE_WEIGHTS: how often the base draws 256^2, 512^2 and 1024^2
+# (default 1,1,1). The crops render in the background while the VAE and the base train (with
+# RENDER_ONLY or LORA_ONLY, first).
 set -euo pipefail
 W=$1
 : "${N512:=12000}" "${N1024:=5000}" "${N2048:=1000}" "${N4096:=500}" "${VAE_MIN:=3}" "${BASE_MIN:=10}"
@@ -34,6 +35,10 @@ render_crops() {  # the LoRA's crops of scenes rendered at 2048^2 and 4096^2
     python3 tools/train/data.py "$C4096" --first $((FIRST + N2048)) --count "$N4096" --size 1024 \
       --crops-of 4096 --crops 6
   fi
+}
+await_job() {  # await_job PID LOG WHAT: waits for a background stage, shows its log, stops if it failed
+  wait "$1" || { cat "$2"; echo "run_device: $3 failed" >&2; exit 1; }
+  cat "$2"
 }
 [ "$N2048" -gt 0 ] && LORA_IMAGES=$C2048,$LORA_IMAGES
 [ "$N4096" -gt 0 ] && LORA_IMAGES=$C4096,$LORA_IMAGES
@@ -78,15 +83,11 @@ if [ -z "$LORA_ONLY" ]; then
   python3 tools/train/export.py --tokenizers "$W/md" --vae "$W/vae" --base "$W/base" --out "$W/model"
   tar -C "$W" -cf "$W/model-base.tar" model
 fi
-if [ -n "$CROPS_JOB" ]; then
-  wait "$CROPS_JOB" || { cat "$W/crops.log"; echo "run_device: the crop renders failed" >&2; exit 1; }
-  cat "$W/crops.log"
-fi
+[ -z "$CROPS_JOB" ] || await_job "$CROPS_JOB" "$W/crops.log" "the crop renders"
 python3 tools/train/train_lora.py --model-dir "$W/model" --images "$LORA_IMAGES" --out "$W/lora" \
   --minutes "$LORA_MIN" "${LORA_RESUME[@]}"
 if [ -n "$DECODER_JOB" ]; then
-  wait "$DECODER_JOB" || { cat "$W/decoder.log"; echo "run_device: the decoder stage failed" >&2; exit 1; }
-  cat "$W/decoder.log"
+  await_job "$DECODER_JOB" "$W/decoder.log" "the decoder stage"
   rm -rf "$W/vae" && mv "$W/vae-decoder" "$W/vae"
 fi
 python3 tools/train/export.py --tokenizers "$W/md" --vae "$W/vae" --base "$W/base" --lora "$W/lora" \

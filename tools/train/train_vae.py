@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from tools.eval.pipeline_torch import unsharp_mask  # noqa: E402
 from tools.train import architecture, data  # noqa: E402
 from tools.train.schedule import lr_at  # noqa: E402
 
@@ -63,21 +64,10 @@ def small_views(images, n, gen):
     return flipped(torch.cat([crops, whole]), gen)
 
 
-def unsharp(x, amount):
-    """The engine's handover sharpening: x + amount (x - gaussian(x, sigma 1, radius 3))."""
-    k = torch.exp(-0.5 * torch.arange(-3, 4, device=x.device, dtype=x.dtype) ** 2)
-    k = k / k.sum()
-    c = x.shape[1]
-    pad = F.pad(x, (3, 3, 3, 3), mode="replicate")
-    blur = F.conv2d(pad, k.view(1, 1, 1, 7).expand(c, 1, 1, 7).contiguous(), groups=c)
-    blur = F.conv2d(blur, k.view(1, 1, 7, 1).expand(c, 1, 7, 1).contiguous(), groups=c)
-    return x + amount * (x - blur)
-
-
 def handover(x, factor):
     """x upsampled (bicubic) by factor and sharpened, as the engine's handover encodes the global
     picture at the target size."""
-    return unsharp(F.interpolate(x, scale_factor=factor, mode="bicubic"), SHARPEN).clamp(-1, 1)
+    return unsharp_mask(F.interpolate(x, scale_factor=factor, mode="bicubic"), SHARPEN)
 
 
 def view_of(step, sets, batch, gen, decoder_only):
