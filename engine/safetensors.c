@@ -106,15 +106,33 @@ sd_tensors_close (SdTensorFile *tf)
   g_free (tf);
 }
 
-/* Deepest nesting of JSON arrays/objects in text, strings skipped; stops counting past limit. */
-static int
-json_depth (const char *text, gsize len, int limit)
+/* What a JSON text looks like before it is parsed. */
+typedef enum
 {
-  gboolean in_string = FALSE, escaped = FALSE;
-  int depth = 0, max = 0;
+  JSON_SHAPE_ONE_OBJECT,  /* an object, with only white space around it (or cut short) */
+  JSON_SHAPE_NOT_OBJECT,  /* something other than an object comes first */
+  JSON_SHAPE_TRAILING,    /* more than white space follows the object */
+  JSON_SHAPE_TOO_DEEP,    /* nests deeper than the limit */
+} JsonShape;
+
+static gboolean
+json_space (char c)
+{
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Scans text (strings skipped) for its shape. json-glib 1.6 accepts values written one after
+ * another ("{...}{...}", "7{...}"), keeps one as the root and leaks the others, so a header
+ * that is not exactly one object must not reach it; a syntax error inside the object is left to
+ * json-glib, which reports where it is. */
+static JsonShape
+json_shape (const char *text, gsize len, int depth_limit)
+{
+  gboolean in_string = FALSE, escaped = FALSE, closed = FALSE;
+  int depth = 0;
   gsize i;
 
-  for (i = 0; i < len && max <= limit; i++)
+  for (i = 0; i < len; i++)
     {
       char c = text[i];
       if (in_string)
@@ -126,17 +144,23 @@ json_depth (const char *text, gsize len, int limit)
           else if (c == '"')
             in_string = FALSE;
         }
+      else if (json_space (c))
+        continue;
+      else if (closed)
+        return JSON_SHAPE_TRAILING;
+      else if (depth == 0 && c != '{')
+        return JSON_SHAPE_NOT_OBJECT;
       else if (c == '"')
         in_string = TRUE;
       else if (c == '[' || c == '{')
         {
-          depth++; /* not inside MAX (): it evaluates its arguments twice */
-          max = MAX (max, depth);
+          if (++depth > depth_limit)
+            return JSON_SHAPE_TOO_DEEP;
         }
       else if (c == ']' || c == '}')
-        depth--;
+        closed = --depth == 0;
     }
-  return max;
+  return JSON_SHAPE_ONE_OBJECT;
 }
 
 /* Parses `text` as one JSON object; the root node is returned (free with json_node_unref). */
@@ -148,8 +172,18 @@ parse_json_object (const char *file, const char *what, const char *text, gsize l
   GError *json_error = NULL;
   JsonNode *root;
 
-  if (json_depth (text, len, JSON_DEPTH_LIMIT) > JSON_DEPTH_LIMIT)
+  switch (json_shape (text, len, JSON_DEPTH_LIMIT))
     {
+    case JSON_SHAPE_ONE_OBJECT:
+      break;
+    case JSON_SHAPE_NOT_OBJECT:
+      g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "%s: %s is not a JSON object", file, what);
+      return NULL;
+    case JSON_SHAPE_TRAILING:
+      g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,
+                   "%s: %s has more than white space after its JSON object", file, what);
+      return NULL;
+    case JSON_SHAPE_TOO_DEEP:
       g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "%s: %s nests deeper than %d levels",
                    file, what, JSON_DEPTH_LIMIT);
       return NULL;

@@ -511,7 +511,14 @@ test_bad_json (void)
   expect_bad_header ("{not json", 0, NULL, "header is not valid JSON");
   expect_bad_header ("[1, 2]", 0, NULL, "header is not a JSON object");
   expect_bad_header ("{\"a\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]}} \xff",
-                     4, NULL, "header is not valid JSON");
+                     4, NULL, "header has more than white space after its JSON object");
+  /* values one after another, which json-glib 1.6 would accept (leaking all but one) */
+  expect_bad_header ("7{\"a\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]}}", 4,
+                     NULL, "header is not a JSON object");
+  expect_bad_header ("{\"a\": 1} {\"b\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]}}",
+                     4, NULL, "header has more than white space after its JSON object");
+  expect_bad_header ("{\"a\": \"}\"} []", 0, NULL, "has more than white space after");
+  expect_bad_header ("{\"a\": \"}{\"", 0, NULL, "header is not valid JSON");
   {
     GString *deep = g_string_new ("{\"a\": ");
     int i;
