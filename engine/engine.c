@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "engine_internal.h"
+#include "json_object.h"
 #include "tokenizer_t5.h"
 
 void
@@ -35,17 +36,17 @@ t5_length (SdEngine *e)
 {
   char *path = g_build_filename (e->files->tokenizers ? e->files->tokenizers : ".", "tokenizer_2",
                                  "tokenizer_config.json", NULL);
-  JsonParser *p = json_parser_new ();
+  JsonParser *p = sd_json_object_load (path, NULL);
   int len = sd_flux_config (e->flux)->guidance_embeds ? SD_T5_MAX_LENGTH_DEV : SD_T5_MAX_LENGTH_SCHNELL;
-  if (json_parser_load_from_file (p, path, NULL) && JSON_NODE_HOLDS_OBJECT (json_parser_get_root (p)))
+  if (p)
     {
       JsonObject *o = json_node_get_object (json_parser_get_root (p));
       JsonNode *n = json_object_get_member (o, "model_max_length");
       if (n && json_node_get_value_type (n) == G_TYPE_INT64 && json_node_get_int (n) > 0
           && json_node_get_int (n) <= 512)
         len = (int) json_node_get_int (n);
+      g_object_unref (p);
     }
-  g_object_unref (p);
   g_free (path);
   return len;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "flux.h"
+#include "json_object.h"
 #include "scaledit.h"
 
 static gboolean
@@ -48,23 +49,16 @@ check_config (const char *path, SdFluxConfig *c, GError **error)
 gboolean
 sd_flux_config_from_json (const char *path, SdFluxConfig *c, GError **error)
 {
-  JsonParser *parser = json_parser_new ();
+  JsonParser *parser;
   JsonObject *o;
   JsonNode *axes;
   int patch = 1;
   gboolean ok = FALSE;
 
   memset (c, 0, sizeof *c);
-  if (!json_parser_load_from_file (parser, path, error))
-    {
-      g_prefix_error (error, "%s: ", path);
-      goto out;
-    }
-  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-    {
-      g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "%s: not a JSON object", path);
-      goto out;
-    }
+  parser = sd_json_object_load (path, error);
+  if (!parser)
+    return FALSE;
   o = json_node_get_object (json_parser_get_root (parser));
   if (!get_int (o, path, "patch_size", 1, FALSE, &patch, error)
       || !get_int (o, path, "in_channels", 64, FALSE, &c->in_channels, error)

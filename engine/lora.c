@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "flux_internal.h"
+#include "json_object.h"
 #include "lora.h"
 #include "scaledit.h"
 #include "weights.h"
@@ -252,17 +253,9 @@ read_config (const char *path, PeftConfig *pc, GError **error)
 {
   JsonObject *o;
   JsonNode *n;
-  pc->parser = json_parser_new ();
-  if (!json_parser_load_from_file (pc->parser, path, error))
-    {
-      g_prefix_error (error, "%s: ", path);
-      return FALSE;
-    }
-  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (pc->parser)))
-    {
-      g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "%s: not a JSON object", path);
-      return FALSE;
-    }
+  pc->parser = sd_json_object_load (path, error);
+  if (!pc->parser)
+    return FALSE;
   o = json_node_get_object (json_parser_get_root (pc->parser));
   pc->present = TRUE;
   if (json_object_has_member (o, "peft_type") && JSON_NODE_HOLDS_VALUE (json_object_get_member (o, "peft_type"))

@@ -11,6 +11,7 @@
 #include <json-glib/json-glib.h>
 
 #include "dtype.h"
+#include "json_object.h"
 #include "safetensors.h"
 #include "scaledit.h"
 
@@ -18,8 +19,6 @@
 G_STATIC_ASSERT (G_BYTE_ORDER == G_LITTLE_ENDIAN);
 
 #define HEADER_LIMIT ((guint64) 100 * 1000 * 1000)
-/* A valid header nests three deep; deeper JSON is refused before json-glib's recursive parser. */
-#define JSON_DEPTH_LIMIT 64
 
 struct SdTensorFile {
   char *path;
@@ -106,106 +105,21 @@ sd_tensors_close (SdTensorFile *tf)
   g_free (tf);
 }
 
-/* What a JSON text looks like before it is parsed. */
-typedef enum
-{
-  JSON_SHAPE_ONE_OBJECT,  /* an object, with only white space around it (or cut short) */
-  JSON_SHAPE_NOT_OBJECT,  /* something other than an object comes first */
-  JSON_SHAPE_TRAILING,    /* more than white space follows the object */
-  JSON_SHAPE_TOO_DEEP,    /* nests deeper than the limit */
-} JsonShape;
-
-static gboolean
-json_space (char c)
-{
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/* Scans text (strings skipped) for its shape. json-glib 1.6 accepts values written one after
- * another ("{...}{...}", "7{...}"), keeps one as the root and leaks the others, so a header
- * that is not exactly one object must not reach it; a syntax error inside the object is left to
- * json-glib, which reports where it is. */
-static JsonShape
-json_shape (const char *text, gsize len, int depth_limit)
-{
-  gboolean in_string = FALSE, escaped = FALSE, closed = FALSE;
-  int depth = 0;
-  gsize i;
-
-  for (i = 0; i < len; i++)
-    {
-      char c = text[i];
-      if (in_string)
-        {
-          if (escaped)
-            escaped = FALSE;
-          else if (c == '\\')
-            escaped = TRUE;
-          else if (c == '"')
-            in_string = FALSE;
-        }
-      else if (json_space (c))
-        continue;
-      else if (closed)
-        return JSON_SHAPE_TRAILING;
-      else if (depth == 0 && c != '{')
-        return JSON_SHAPE_NOT_OBJECT;
-      else if (c == '"')
-        in_string = TRUE;
-      else if (c == '[' || c == '{')
-        {
-          if (++depth > depth_limit)
-            return JSON_SHAPE_TOO_DEEP;
-        }
-      else if (c == ']' || c == '}')
-        closed = --depth == 0;
-    }
-  return JSON_SHAPE_ONE_OBJECT;
-}
-
 /* Parses `text` as one JSON object; the root node is returned (free with json_node_unref). */
 static JsonNode *
 parse_json_object (const char *file, const char *what, const char *text, gsize len,
                    GError **error)
 {
-  JsonParser *parser;
-  GError *json_error = NULL;
-  JsonNode *root;
+  char *where = g_strdup_printf ("%s: %s", file, what);
+  JsonParser *parser = sd_json_object_parse (text, len, where, error);
+  JsonNode *root = NULL;
 
-  switch (json_shape (text, len, JSON_DEPTH_LIMIT))
+  if (parser)
     {
-    case JSON_SHAPE_ONE_OBJECT:
-      break;
-    case JSON_SHAPE_NOT_OBJECT:
-      g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "%s: %s is not a JSON object", file, what);
-      return NULL;
-    case JSON_SHAPE_TRAILING:
-      g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,
-                   "%s: %s has more than white space after its JSON object", file, what);
-      return NULL;
-    case JSON_SHAPE_TOO_DEEP:
-      g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "%s: %s nests deeper than %d levels",
-                   file, what, JSON_DEPTH_LIMIT);
-      return NULL;
-    }
-  parser = json_parser_new ();
-  if (!json_parser_load_from_data (parser, text, (gssize) len, &json_error))
-    {
-      g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "%s: %s is not valid JSON: %s", file, what,
-                   json_error->message);
-      g_error_free (json_error);
+      root = json_node_ref (json_parser_get_root (parser));
       g_object_unref (parser);
-      return NULL;
     }
-  root = json_parser_get_root (parser);
-  if (!root || !JSON_NODE_HOLDS_OBJECT (root))
-    {
-      g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "%s: %s is not a JSON object", file, what);
-      g_object_unref (parser);
-      return NULL;
-    }
-  root = json_node_ref (root);
-  g_object_unref (parser);
+  g_free (where);
   return root;
 }
 

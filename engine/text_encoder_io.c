@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "json_object.h"
 #include "scaledit.h"
 #include "text_encoder_io.h"
 
@@ -25,24 +26,11 @@ folder_weights (const char *dir)
 static gboolean
 read_config (SdEncoderFiles *f, const char *path, GError **error)
 {
-  GError *err = NULL;
-  JsonNode *root;
-
   f->config_path = g_strdup (path);
-  f->parser = json_parser_new ();
-  if (!json_parser_load_from_file (f->parser, path, &err))
-    {
-      g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "%s: %s", path, err->message);
-      g_error_free (err);
-      return FALSE;
-    }
-  root = json_parser_get_root (f->parser);
-  if (!root || !JSON_NODE_HOLDS_OBJECT (root))
-    {
-      g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "%s: not a JSON object", path);
-      return FALSE;
-    }
-  f->config = json_node_get_object (root);
+  f->parser = sd_json_object_load (path, error);
+  if (!f->parser)
+    return FALSE;
+  f->config = json_node_get_object (json_parser_get_root (f->parser));
   return TRUE;
 }
 

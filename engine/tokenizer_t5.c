@@ -6,6 +6,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "json_object.h"
 #include "precompiled_charsmap.h"
 #include "scaledit.h"
 #include "tokenizer_t5.h"
@@ -402,10 +403,8 @@ SdT5Tokenizer *
 sd_t5_tokenizer_load (const char *path, GError **error)
 {
   g_autoptr (SdT5Tokenizer) tok = g_new0 (SdT5Tokenizer, 1);
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autoptr (GError) local = NULL;
+  g_autoptr (JsonParser) parser = NULL;
   g_autofree char *dir = NULL, *pad = NULL;
-  JsonNode *root;
   JsonObject *obj;
 
   tok->path = g_file_test (path, G_FILE_TEST_IS_DIR) ? g_build_filename (path, "tokenizer.json", NULL)
@@ -419,20 +418,13 @@ sd_t5_tokenizer_load (const char *path, GError **error)
   tok->prefix = g_array_new (FALSE, FALSE, sizeof (gint32));
   tok->suffix = g_array_new (FALSE, FALSE, sizeof (gint32));
 
-  if (!json_parser_load_from_file (parser, tok->path, &local))
+  parser = sd_json_object_load (tok->path, error);
+  if (!parser)
     {
-      int code = g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT) ? SD_ERROR_IO
-                                                                            : SD_ERROR_FORMAT;
-      g_set_error (error, SD_ERROR, code, "T5 tokenizer %s: %s", tok->path, local->message);
+      g_prefix_error (error, "T5 tokenizer: ");
       return NULL;
     }
-  root = json_parser_get_root (parser);
-  if (!root || !JSON_NODE_HOLDS_OBJECT (root))
-    {
-      bad (error, tok->path, "not a JSON object");
-      return NULL;
-    }
-  obj = json_node_get_object (root);
+  obj = json_node_get_object (json_parser_get_root (parser));
   if (!load_model (tok, get_object (obj, "model"), error)
       || !load_added_tokens (tok, get_array (obj, "added_tokens"), error)
       || !load_normalizer (tok, json_object_get_member (obj, "normalizer"), error)

@@ -3,6 +3,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "json_object.h"
 #include "scaledit.h"
 #include "vae.h"
 
@@ -96,7 +97,7 @@ check_block_types (JsonObject *o, const char *path, const char *key, const char 
 gboolean
 sd_vae_config_from_json (const char *path, SdVaeConfig *c, GError **error)
 {
-  JsonParser *parser = json_parser_new ();
+  JsonParser *parser;
   JsonObject *o;
   JsonNode *bo;
   JsonArray *a;
@@ -105,16 +106,9 @@ sd_vae_config_from_json (const char *path, SdVaeConfig *c, GError **error)
   guint i;
 
   memset (c, 0, sizeof *c);
-  if (!json_parser_load_from_file (parser, path, error))
-    {
-      g_prefix_error (error, "%s: ", path);
-      goto out;
-    }
-  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-    {
-      g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "%s: not a JSON object", path);
-      goto out;
-    }
+  parser = sd_json_object_load (path, error);
+  if (!parser)
+    return FALSE;
   o = json_node_get_object (json_parser_get_root (parser));
   bo = json_object_get_member (o, "block_out_channels");
   a = bo && JSON_NODE_HOLDS_ARRAY (bo) ? json_node_get_array (bo) : NULL;
