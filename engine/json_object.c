@@ -1,5 +1,7 @@
 /* json_object.c: reading JSON texts and files that must hold exactly one object (safetensors
  * headers, configs, tokenizers), through a scan that json-glib's gaps make necessary. */
+#include <string.h>
+
 #include "json_object.h"
 #include "scaledit.h"
 
@@ -10,6 +12,7 @@ typedef enum
   JSON_SHAPE_NOT_OBJECT,  /* something other than an object comes first */
   JSON_SHAPE_TRAILING,    /* more than white space follows the object */
   JSON_SHAPE_TOO_DEEP,    /* nests deeper than the limit */
+  JSON_SHAPE_INVALID,     /* a comment, a single-quoted string or mismatched brackets */
 } JsonShape;
 
 static gboolean
@@ -20,8 +23,9 @@ json_space (char c)
 
 /* Scans text (strings skipped) for its shape. json-glib 1.6 accepts values written one after
  * another ("{...}{...}", "7{...}"), keeps one as the root and leaks the others, so a text that is
- * not exactly one object must not reach it; a syntax error inside the object is left to
- * json-glib, which reports where it is. */
+ * not exactly one object must not reach it. It also accepts comments and single-quoted strings,
+ * which could hide a quote or a bracket from this scan, so those (not JSON) are refused here;
+ * other syntax errors inside the object are left to json-glib, which says where they are. */
 static JsonShape
 json_shape (const char *text, gsize len)
 {
@@ -49,13 +53,19 @@ json_shape (const char *text, gsize len)
         return JSON_SHAPE_NOT_OBJECT;
       else if (c == '"')
         in_string = TRUE;
+      else if (c == '\'' || c == '/')
+        return JSON_SHAPE_INVALID;
       else if (c == '[' || c == '{')
         {
           if (++depth > SD_JSON_DEPTH_LIMIT)
             return JSON_SHAPE_TOO_DEEP;
         }
-      else if (c == ']' || c == '}')
-        closed = --depth == 0;
+      else if ((c == ']' || c == '}') && --depth == 0)
+        {
+          if (c != '}')
+            return JSON_SHAPE_INVALID;
+          closed = TRUE;
+        }
     }
   return JSON_SHAPE_ONE_OBJECT;
 }
@@ -81,6 +91,10 @@ sd_json_object_parse (const char *text, gsize len, const char *where, GError **e
     case JSON_SHAPE_TOO_DEEP:
       g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "%s nests deeper than %d levels", where,
                    SD_JSON_DEPTH_LIMIT);
+      return NULL;
+    case JSON_SHAPE_INVALID:
+      g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "%s is not valid JSON: a comment, a "
+                   "single-quoted string or mismatched brackets", where);
       return NULL;
     }
   parser = json_parser_new ();
@@ -108,7 +122,7 @@ sd_json_object_load (const char *path, GError **error)
   GError *io_error = NULL;
   JsonParser *parser;
   char *text;
-  gsize len;
+  gsize len, skip;
 
   if (!g_file_get_contents (path, &text, &len, &io_error))
     {
@@ -116,7 +130,9 @@ sd_json_object_load (const char *path, GError **error)
       g_error_free (io_error);
       return NULL;
     }
-  parser = sd_json_object_parse (text, len, path, error);
+  /* some editors start a file with a UTF-8 byte order mark, which json-glib skips too */
+  skip = len >= 3 && memcmp (text, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+  parser = sd_json_object_parse (text + skip, len - skip, path, error);
   g_free (text);
   return parser;
 }

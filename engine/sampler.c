@@ -3,6 +3,7 @@
 #include <json-glib/json-glib.h>
 #include <math.h>
 
+#include "json_object.h"
 #include "sampler.h"
 #include "scaledit.h"
 
@@ -29,21 +30,14 @@ num (JsonObject *o, const char *key, double def)
 gboolean
 sd_schedule_from_json (const char *path, SdSchedule *s, GError **error)
 {
-  JsonParser *p = json_parser_new ();
+  JsonParser *p;
   JsonObject *o;
   gboolean ok = FALSE;
 
   sd_schedule_init_dev (s);
-  if (!json_parser_load_from_file (p, path, error))
-    {
-      g_prefix_error (error, "%s: ", path);
-      goto out;
-    }
-  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (p)))
-    {
-      g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "%s: not a JSON object", path);
-      goto out;
-    }
+  p = sd_json_object_load (path, error);
+  if (!p)
+    return FALSE;
   o = json_node_get_object (json_parser_get_root (p));
   s->dynamic_shift = num (o, "use_dynamic_shifting", s->dynamic_shift) != 0;
   s->base_shift = num (o, "base_shift", s->base_shift);

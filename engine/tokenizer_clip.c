@@ -6,6 +6,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "json_object.h"
 #include "scaledit.h"
 #include "tokenizer_clip.h"
 #include "unicode_text.h"
@@ -55,24 +56,15 @@ init_byte_text (SdClipTokenizer *tok)
 static gboolean
 load_vocab (SdClipTokenizer *tok, const char *path, GError **error)
 {
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autoptr (GError) local = NULL;
+  g_autoptr (JsonParser) parser = sd_json_object_load (path, error);
   JsonObject *obj;
   JsonObjectIter iter;
   const char *key;
   JsonNode *value;
 
-  if (!json_parser_load_from_file (parser, path, &local))
+  if (!parser)
     {
-      int code = g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT) ? SD_ERROR_IO
-                                                                            : SD_ERROR_FORMAT;
-      g_set_error (error, SD_ERROR, code, "CLIP vocabulary %s: %s", path, local->message);
-      return FALSE;
-    }
-  if (!json_parser_get_root (parser) || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-    {
-      g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,
-                   "CLIP vocabulary %s: not a JSON object of token ids", path);
+      g_prefix_error (error, "CLIP vocabulary: ");
       return FALSE;
     }
   obj = json_node_get_object (json_parser_get_root (parser));

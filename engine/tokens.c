@@ -1,6 +1,7 @@
 /* tokens.c: truncating, framing and padding token ids, and reading special-token settings. */
 #include <json-glib/json-glib.h>
 
+#include "json_object.h"
 #include "scaledit.h"
 #include "tokens.h"
 
@@ -81,25 +82,14 @@ sd_tokenizer_special_token (const char *dir, const char *key, const char *fallba
     {
       g_autofree char *path = g_build_filename (dir, files[i], NULL);
       g_autoptr (JsonParser) parser = NULL;
-      g_autoptr (GError) local = NULL;
-      JsonNode *root;
       const char *text;
 
       if (!g_file_test (path, G_FILE_TEST_EXISTS))
         continue;
-      parser = json_parser_new ();
-      if (!json_parser_load_from_file (parser, path, &local))
-        {
-          g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "%s: %s", path, local->message);
-          return NULL;
-        }
-      root = json_parser_get_root (parser);
-      if (!root || !JSON_NODE_HOLDS_OBJECT (root))
-        {
-          g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "%s: not a JSON object", path);
-          return NULL;
-        }
-      text = token_text (json_node_get_object (root), key);
+      parser = sd_json_object_load (path, error);
+      if (!parser)
+        return NULL;
+      text = token_text (json_node_get_object (json_parser_get_root (parser)), key);
       if (text)
         return g_strdup (text);
     }

@@ -47,12 +47,22 @@ test_texts (void)
   expect_refused ("{\"a\": 1} 7", "has more than white space after");
   expect_refused ("[1, 2]", "t is not a JSON object");
   expect_refused ("", "t is not a JSON object");
+  /* json-glib takes comments and single-quoted strings, which could hide a quote from the scan */
+  expect_refused ("{\"a\": 1 /*\"*/ } {\"b\": [2] /*\"*/ }", "t is not valid JSON: a comment");
+  expect_refused ("{\"a\": '\"'} {\"b\": '\"'}", "t is not valid JSON: a comment");
+  expect_refused ("{\"a\": 1]}", "mismatched brackets");
+  expect_refused ("\xef\xbb\xbf{\"a\": 1}", "t is not a JSON object"); /* a BOM: files only */
   expect_refused ("{\"a\": 1,}", "t is not valid JSON");
   expect_refused ("{\"a\": [1}", "t is not valid JSON");
   expect_refused ("{\"a\": 1", "t is not valid JSON");
   for (i = 0; i < SD_JSON_DEPTH_LIMIT; i++)
     g_string_append_c (deep, '[');
   expect_refused (deep->str, "nests deeper than 64 levels");
+  g_string_truncate (deep, 0);
+  g_string_append (deep, "{\"a\": /*\"*/ "); /* json-glib's recursion would overflow the stack */
+  for (i = 0; i < 100000; i++)
+    g_string_append_c (deep, '[');
+  expect_refused (deep->str, "not valid JSON");
   g_string_free (deep, TRUE);
 }
 
@@ -76,6 +86,15 @@ test_files (void)
   g_assert_false (sd_vae_config_from_json (path, &vae, &error));
   g_assert_error (error, SD_ERROR, SD_ERROR_FORMAT);
   g_clear_error (&error);
+  /* a byte order mark at the start of a file is skipped, as json-glib does */
+  g_assert_true (g_file_set_contents (path, "\xef\xbb\xbf{\"num_layers\": 1}", -1, NULL));
+  {
+    JsonParser *p = sd_json_object_load (path, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (json_object_get_int_member (json_node_get_object (json_parser_get_root (p)),
+                                                 "num_layers"), ==, 1);
+    g_object_unref (p);
+  }
   g_assert_cmpint (g_unlink (path), ==, 0);
   g_assert_null (sd_json_object_load (path, &error));
   g_assert_error (error, SD_ERROR, SD_ERROR_IO);
