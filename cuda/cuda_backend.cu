@@ -295,6 +295,45 @@ cu_download (SdBackend *be, SdBuf *src, gsize off, float *dst, gsize n, GError *
   return cu_sync (be, error);
 }
 
+static gboolean
+cu_upload_bf16 (SdBackend *be, SdBuf *dst, gsize off, const guint16 *src, gsize n, GError **error)
+{
+  CuBackend *cb = cu_backend (be);
+  bf16 *stage;
+  if (!check_range (dst, off, n, error))
+    return FALSE;
+  if (!dst->f32)
+    return upload_any (cb, dst->ptr + off, src, SD_DTYPE_BF16, n, error);
+  if (n == 0)
+    return TRUE;
+  stage = (bf16 *) pool_alloc (cb, n * sizeof (bf16), FALSE, error);
+  if (!stage)
+    return FALSE;
+  cu_check (cb, cudaMemcpyAsync (stage, src, n * sizeof (bf16), cudaMemcpyHostToDevice, cb->stream), "upload");
+  cu_convert_to_f32 (cb, stage, (float *) dst->ptr + off, n);
+  cu_temp_free (cb, stage);
+  return take_pending (cb, error);
+}
+
+/* bf16 buffers only: an f32 buffer's values would not survive the trip. */
+static gboolean
+cu_download_bf16 (SdBackend *be, SdBuf *src, gsize off, guint16 *dst, gsize n, GError **error)
+{
+  CuBackend *cb = cu_backend (be);
+  if (!check_range (src, off, n, error))
+    return FALSE;
+  if (src->f32)
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_UNSUPPORTED, "bf16 download of an f32 buffer");
+      return FALSE;
+    }
+  if (n == 0)
+    return TRUE;
+  cu_check (cb, cudaMemcpyAsync (dst, src->ptr + off, n * sizeof (bf16), cudaMemcpyDeviceToHost, cb->stream),
+            "download");
+  return cu_sync (be, error);
+}
+
 static SdBuf *
 cu_weight (SdBackend *be, const void *data, SdDType dtype, gsize n, GError **error)
 {
@@ -330,6 +369,8 @@ static const SdBackendOps cu_ops = {
   .release = cu_release,
   .upload = cu_upload,
   .download = cu_download,
+  .upload_bf16 = cu_upload_bf16,
+  .download_bf16 = cu_download_bf16,
   .weight = cu_weight,
   .sync = cu_sync,
   .destroy = cu_destroy,

@@ -90,6 +90,13 @@ typedef struct {
   void (*release) (SdBackend *be, SdBuf *buf);
   gboolean (*upload) (SdBackend *be, SdBuf *dst, gsize off, const float *src, gsize n, GError **error);
   gboolean (*download) (SdBackend *be, SdBuf *src, gsize off, float *dst, gsize n, GError **error);
+  /* Transfers of bf16 host data as it is, for backends whose buffers (from alloc) hold bf16:
+   * what download_bf16 gives back is what the buffer holds, bit for bit, in half the bytes of
+   * download. NULL on backends whose buffers hold f32. */
+  gboolean (*upload_bf16) (SdBackend *be, SdBuf *dst, gsize off, const guint16 *src, gsize n,
+                           GError **error);
+  gboolean (*download_bf16) (SdBackend *be, SdBuf *src, gsize off, guint16 *dst, gsize n,
+                             GError **error);
   /* A weight from host data of any dtype; the backend stores it its own way. */
   SdBuf *(*weight) (SdBackend *be, const void *data, SdDType dtype, gsize n, GError **error);
   /* Waits for queued work; reports a failure that an op could only record. */

@@ -53,6 +53,7 @@ struct SdVae {
 typedef struct {
   int c, h, w;
   float *data;
+  guint16 *half;         /* or in host memory as bf16 (backends with upload_bf16/download_bf16) */
   SdBuf *dev;            /* or resident on the device: c planes of h * w (tiling.device_slot_bytes) */
   gboolean needs_stats;  /* a later pass normalizes it: its producer gathers group statistics */
   double *mean, *m2;     /* per group, merged over tiles */

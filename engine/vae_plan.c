@@ -209,6 +209,7 @@ sd_vae_plan_free (VaePlan *p)
     {
       VaeSlot *s = slot (p, i);
       g_free (s->data);
+      g_free (s->half);
       g_free (s->mean);
       g_free (s->m2);
     }

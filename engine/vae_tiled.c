@@ -108,51 +108,88 @@ choose_tile (Run *r, const VaePass *p, TilePlan *tp, GError **error)
   return TRUE;
 }
 
+/* A host slot's element size and first element: bf16 (half) or f32 (data). */
+static gsize
+host_elem (const VaeSlot *s)
+{
+  return s->half ? sizeof (guint16) : sizeof (float);
+}
+
+static char *
+host_at (const VaeSlot *s, int ch, int y, int x)
+{
+  return (s->half ? (char *) s->half : (char *) s->data)
+         + (((gsize) ch * s->h + y) * s->w + x) * host_elem (s);
+}
+
 /* Copies channels [0, c) rows [y0, y1) cols [x0, x1) of a host slot into a compact array. */
 static void
-gather (const VaeSlot *s, int c, int y0, int y1, int x0, int x1, float *dst)
+gather (const VaeSlot *s, int c, int y0, int y1, int x0, int x1, void *dst)
 {
-  const int w = x1 - x0;
+  const gsize row = (gsize) (x1 - x0) * host_elem (s);
+  char *d = dst;
   int ch, y;
   for (ch = 0; ch < c; ch++)
-    for (y = y0; y < y1; y++)
-      memcpy (dst + ((gsize) ch * (y1 - y0) + (y - y0)) * w,
-              s->data + ((gsize) ch * s->h + y) * s->w + x0, w * sizeof (float));
+    for (y = y0; y < y1; y++, d += row)
+      memcpy (d, host_at (s, ch, y, x0), row);
 }
 
 static void
-scatter (VaeSlot *s, int y0, int y1, int x0, int x1, const float *src)
+scatter (VaeSlot *s, int y0, int y1, int x0, int x1, const void *src)
 {
-  const int w = x1 - x0;
+  const gsize row = (gsize) (x1 - x0) * host_elem (s);
+  const char *p = src;
   int ch, y;
   for (ch = 0; ch < s->c; ch++)
-    for (y = y0; y < y1; y++)
-      memcpy (s->data + ((gsize) ch * s->h + y) * s->w + x0,
-              src + ((gsize) ch * (y1 - y0) + (y - y0)) * w, w * sizeof (float));
+    for (y = y0; y < y1; y++, p += row)
+      memcpy (host_at (s, ch, y, x0), p, row);
+}
+
+/* n elements of host slot data at src into buf at off, and back, in the slot's element type. */
+static gboolean
+host_to_device (Run *r, const VaeSlot *s, const void *src, SdBuf *buf, gsize off, gsize n, GError **error)
+{
+  return s->half ? r->be->ops->upload_bf16 (r->be, buf, off, src, n, error)
+                 : r->be->ops->upload (r->be, buf, off, src, n, error);
+}
+
+static gboolean
+device_to_host (Run *r, const VaeSlot *s, SdBuf *buf, gsize off, void *dst, gsize n, GError **error)
+{
+  return s->half ? r->be->ops->download_bf16 (r->be, buf, off, dst, n, error)
+                 : r->be->ops->download (r->be, buf, off, dst, n, error);
 }
 
 /* Channels [0, c) rows [y0, y1) cols [x0, x1) of a slot into dst (compact planes) on the device:
- * device copies for a resident slot, else through the host stage. */
+ * device copies for a resident slot; from a host slot, each channel's rows straight from the slot
+ * when the tile spans its width (they are contiguous there), else through the host stage. */
 static gboolean
 slot_read (Run *r, const VaeSlot *s, int c, int y0, int y1, int x0, int x1, SdBuf *dst, float *stage,
            GError **error)
 {
   SdBackend *be = r->be;
   const int rows = y1 - y0, cols = x1 - x0;
-  const gsize plane = (gsize) s->h * s->w;
+  const gsize plane = (gsize) s->h * s->w, tile = (gsize) rows * cols;
   int ch;
+  if (!s->dev && cols == s->w)
+    {
+      for (ch = 0; ch < c; ch++)
+        if (!host_to_device (r, s, host_at (s, ch, y0, 0), dst, ch * tile, tile, error))
+          return FALSE;
+      return TRUE;
+    }
   if (!s->dev)
     {
       gather (s, c, y0, y1, x0, x1, stage);
-      return be->ops->upload (be, dst, 0, stage, (gsize) c * rows * cols, error);
+      return host_to_device (r, s, stage, dst, 0, (gsize) c * tile, error);
     }
   if (cols == s->w)
-    be->ops->copy (be, sd_view (s->dev, (gsize) y0 * s->w, (int) plane), sd_view (dst, 0, rows * cols), c,
-                   rows * cols);
+    be->ops->copy (be, sd_view (s->dev, (gsize) y0 * s->w, (int) plane), sd_view (dst, 0, (int) tile), c,
+                   (int) tile);
   else
     for (ch = 0; ch < c; ch++)
       be->ops->copy (be, sd_view (s->dev, ch * plane + (gsize) y0 * s->w + x0, s->w),
-                     sd_view (dst, (gsize) ch * rows * cols, cols), rows, cols);
+                     sd_view (dst, ch * tile, cols), rows, cols);
   return TRUE;
 }
 
@@ -162,30 +199,41 @@ slot_write (Run *r, VaeSlot *s, int y0, int y1, int x0, int x1, SdBuf *src, floa
 {
   SdBackend *be = r->be;
   const int rows = y1 - y0, cols = x1 - x0;
-  const gsize plane = (gsize) s->h * s->w;
+  const gsize plane = (gsize) s->h * s->w, tile = (gsize) rows * cols;
   int ch;
+  if (!s->dev && cols == s->w)
+    {
+      for (ch = 0; ch < s->c; ch++)
+        if (!device_to_host (r, s, src, ch * tile, host_at (s, ch, y0, 0), tile, error))
+          return FALSE;
+      return TRUE;
+    }
   if (!s->dev)
     {
-      if (!be->ops->download (be, src, 0, stage, (gsize) s->c * rows * cols, error))
+      if (!device_to_host (r, s, src, 0, stage, (gsize) s->c * tile, error))
         return FALSE;
       scatter (s, y0, y1, x0, x1, stage);
       return TRUE;
     }
   if (cols == s->w)
-    be->ops->copy (be, sd_view (src, 0, rows * cols), sd_view (s->dev, (gsize) y0 * s->w, (int) plane), s->c,
-                   rows * cols);
+    be->ops->copy (be, sd_view (src, 0, (int) tile), sd_view (s->dev, (gsize) y0 * s->w, (int) plane), s->c,
+                   (int) tile);
   else
     for (ch = 0; ch < s->c; ch++)
-      be->ops->copy (be, sd_view (src, (gsize) ch * rows * cols, cols),
+      be->ops->copy (be, sd_view (src, ch * tile, cols),
                      sd_view (s->dev, ch * plane + (gsize) y0 * s->w + x0, s->w), rows, cols);
   return TRUE;
 }
 
+/* Device memory for the slot when it fits the cap; else host memory: bf16 on a backend that
+ * transfers bf16 as it is (its buffers hold no more; half the bytes to keep and to move), except
+ * the plan's output, which the caller takes as f32. */
 static gboolean
 slot_alloc (Run *r, VaeSlot *s, GError **error)
 {
   gsize n = (gsize) s->c * s->h * s->w;
-  if (s->data || s->dev)
+  gboolean half = r->be->ops->download_bf16 && s != slot (r, r->plan->output);
+  if (s->data || s->half || s->dev)
     return TRUE;
   if (r->slot_cap && r->slot_dev_bytes + n * sizeof (float) / 2 <= r->slot_cap)
     {
@@ -201,15 +249,18 @@ slot_alloc (Run *r, VaeSlot *s, GError **error)
         r->be->ops->release (r->be, s->dev);
       s->dev = NULL;
     }
-  s->data = g_try_new (float, n ? n : 1);
-  if (!s->data)
+  if (half)
+    s->half = g_try_new (guint16, n ? n : 1);
+  else
+    s->data = g_try_new (float, n ? n : 1);
+  if (!s->data && !s->half)
     {
       g_set_error (error, SD_ERROR, SD_ERROR_OUT_OF_MEMORY,
                    "out of host memory for a %d-channel %dx%d VAE intermediate (%.1f MiB)", s->c,
-                   s->w, s->h, n * 4.0 / 1048576.0);
+                   s->w, s->h, n * (double) host_elem (s) / 1048576.0);
       return FALSE;
     }
-  r->host_bytes += n * sizeof (float);
+  r->host_bytes += n * host_elem (s);
   r->host_peak = MAX (r->host_peak, r->host_bytes);
   return TRUE;
 }
@@ -224,10 +275,11 @@ slot_release (Run *r, VaeSlot *s)
       r->slot_dev_bytes -= MIN (r->slot_dev_bytes, before - r->be->bytes_in_use);
       s->dev = NULL;
     }
-  if (!s->data)
+  if (!s->data && !s->half)
     return;
-  r->host_bytes -= (gsize) s->c * s->h * s->w * sizeof (float);
+  r->host_bytes -= (gsize) s->c * s->h * s->w * host_elem (s);
   g_clear_pointer (&s->data, g_free);
+  g_clear_pointer (&s->half, g_free);
 }
 
 static void
