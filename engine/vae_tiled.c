@@ -232,7 +232,7 @@ static gboolean
 slot_alloc (Run *r, VaeSlot *s, GError **error)
 {
   gsize n = (gsize) s->c * s->h * s->w;
-  gboolean half = r->be->ops->download_bf16 && s != slot (r, r->plan->output);
+  gboolean half = r->be->ops->upload_bf16 && r->be->ops->download_bf16 && s != slot (r, r->plan->output);
   if (s->data || s->half || s->dev)
     return TRUE;
   if (r->slot_cap && r->slot_dev_bytes + n * sizeof (float) / 2 <= r->slot_cap)
@@ -257,7 +257,7 @@ slot_alloc (Run *r, VaeSlot *s, GError **error)
     {
       g_set_error (error, SD_ERROR, SD_ERROR_OUT_OF_MEMORY,
                    "out of host memory for a %d-channel %dx%d VAE intermediate (%.1f MiB)", s->c,
-                   s->w, s->h, n * (double) host_elem (s) / 1048576.0);
+                   s->w, s->h, n * (half ? 2.0 : 4.0) / 1048576.0);
       return FALSE;
     }
   r->host_bytes += n * host_elem (s);

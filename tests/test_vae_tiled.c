@@ -1,7 +1,11 @@
 /* test_vae_tiled.c: tiled VAE decode / encode equal the untiled run for several tile sizes on
  * non-square images, with intermediates in host memory, resident on the device, or both; the
  * device working memory is bounded by the tile, not the image; cancel between tiles stops
- * cleanly; progress counts every tile. */
+ * cleanly; progress counts every tile; on a backend that holds bf16, host intermediates kept as
+ * bf16 give the same result as f32 ones in half the bytes. */
+#include <string.h>
+
+#include "backend.h"
 #include "scaledit.h"
 #include "testutil.h"
 #include "vae.h"
@@ -253,6 +257,183 @@ test_device_slots (gconstpointer data)
   sd_backend_close (be);
 }
 
+/* The CPU backend made to hold bf16 as a GPU backend does: what reaches or leaves a buffer from
+ * alloc is rounded to bf16 (alloc_f32 buffers stay exact); with_bf16 adds the bf16 transfers. */
+static const SdBackendOps *cpu_ops;
+static GHashTable *f32_bufs;
+static int bf16_transfers;
+
+static float
+round_bf16 (float f)
+{
+  guint32 u;
+  memcpy (&u, &f, 4);
+  u = (u + 0x7fff + ((u >> 16) & 1)) & 0xffff0000u; /* to nearest even; inputs are finite */
+  memcpy (&f, &u, 4);
+  return f;
+}
+
+static SdBuf *
+emu_alloc_f32 (SdBackend *be, gsize n, GError **error)
+{
+  SdBuf *b = cpu_ops->alloc_f32 (be, n, error);
+  if (b)
+    g_hash_table_add (f32_bufs, b);
+  return b;
+}
+
+static void
+emu_release (SdBackend *be, SdBuf *b)
+{
+  g_hash_table_remove (f32_bufs, b);
+  cpu_ops->release (be, b);
+}
+
+static gboolean
+emu_upload (SdBackend *be, SdBuf *dst, gsize off, const float *src, gsize n, GError **error)
+{
+  float *t = g_memdup2 (src, n * sizeof (float) + 1);
+  gsize i;
+  gboolean ok;
+  for (i = 0; i < n && !g_hash_table_contains (f32_bufs, dst); i++)
+    t[i] = round_bf16 (t[i]);
+  ok = cpu_ops->upload (be, dst, off, t, n, error);
+  g_free (t);
+  return ok;
+}
+
+static gboolean
+emu_download (SdBackend *be, SdBuf *src, gsize off, float *dst, gsize n, GError **error)
+{
+  gsize i;
+  if (!cpu_ops->download (be, src, off, dst, n, error))
+    return FALSE;
+  for (i = 0; i < n && !g_hash_table_contains (f32_bufs, src); i++)
+    dst[i] = round_bf16 (dst[i]);
+  return TRUE;
+}
+
+static gboolean
+emu_upload_bf16 (SdBackend *be, SdBuf *dst, gsize off, const guint16 *src, gsize n, GError **error)
+{
+  float *t = g_new (float, n + 1);
+  gsize i;
+  gboolean ok;
+  for (i = 0; i < n; i++)
+    {
+      guint32 u = (guint32) src[i] << 16;
+      memcpy (&t[i], &u, 4);
+    }
+  bf16_transfers++;
+  ok = cpu_ops->upload (be, dst, off, t, n, error);
+  g_free (t);
+  return ok;
+}
+
+static gboolean
+emu_download_bf16 (SdBackend *be, SdBuf *src, gsize off, guint16 *dst, gsize n, GError **error)
+{
+  float *t = g_new (float, n + 1);
+  gsize i;
+  g_assert_false (g_hash_table_contains (f32_bufs, src)); /* its values would not survive */
+  if (!cpu_ops->download (be, src, off, t, n, error))
+    return FALSE;
+  for (i = 0; i < n; i++)
+    {
+      guint32 u;
+      float f = round_bf16 (t[i]);
+      memcpy (&u, &f, 4);
+      dst[i] = (guint16) (u >> 16);
+    }
+  bf16_transfers++;
+  g_free (t);
+  return TRUE;
+}
+
+static SdBackend *
+emulated_bf16_backend (gboolean with_bf16)
+{
+  static SdBackendOps plain, both;
+  SdBackend *be = sd_backend_cpu_new ();
+  cpu_ops = be->ops;
+  plain = *cpu_ops;
+  plain.alloc_f32 = emu_alloc_f32;
+  plain.release = emu_release;
+  plain.upload = emu_upload;
+  plain.download = emu_download;
+  both = plain;
+  both.upload_bf16 = emu_upload_bf16;
+  both.download_bf16 = emu_download_bf16;
+  be->ops = with_bf16 ? &both : &plain;
+  return be;
+}
+
+/* Host intermediates as bf16 (with the bf16 transfers) against f32 (without) on the same
+ * emulated bf16 backend: identical decodes and encodes, for band and small tiles, with all
+ * intermediates on the host or some on the device, and half the host bytes when all are. */
+static void
+test_bf16_host_slots (gconstpointer data)
+{
+  const char *fixture = data;
+  static const int tiles[] = { 0, 3, 5 };
+  static const gsize caps[] = { 0, 16 * 1024 };
+  SdBackend *be32, *be16;
+  SdVae *v32, *v16;
+  const SdVaeConfig *c;
+  const int lw = 11, lh = 7, iw = 45, ih = 26;
+  GRand *rng = g_rand_new_with_seed (g_test_rand_int ());
+  GError *error = NULL;
+  float *lat, *img;
+  int elw, elh, f;
+  gsize k, i;
+
+  f32_bufs = g_hash_table_new (NULL, NULL);
+  be32 = emulated_bf16_backend (FALSE);
+  be16 = emulated_bf16_backend (TRUE);
+  v32 = load (be32, fixture);
+  v16 = load (be16, fixture);
+  c = sd_vae_get_config (v32);
+  f = sd_vae_factor (v32);
+  sd_vae_latent_size (v32, iw, ih, &elw, &elh);
+  lat = sd_test_random (rng, (gsize) c->latent_channels * lw * lh, 2.0f);
+  img = sd_test_random (rng, (gsize) c->in_channels * iw * ih, 1.0f);
+  for (k = 0; k < G_N_ELEMENTS (tiles); k++)
+    for (i = 0; i < G_N_ELEMENTS (caps); i++)
+      {
+        SdVaeTiling t = { 0 };
+        SdVaeStats s32, s16;
+        float *a, *b;
+        t.max_tile = tiles[k];
+        t.device_slot_bytes = caps[i];
+        bf16_transfers = 0;
+        a = sd_vae_decode (v32, lat, lw, lh, &t, &s32, &error);
+        g_assert_no_error (error);
+        b = sd_vae_decode (v16, lat, lw, lh, &t, &s16, &error);
+        g_assert_no_error (error);
+        g_assert_cmpint (memcmp (a, b, (gsize) c->out_channels * lw * f * lh * f * sizeof (float)), ==, 0);
+        g_assert_cmpint (bf16_transfers, >, 0);
+        if (caps[i] == 0)
+          g_assert_cmpuint (s16.host_peak_bytes, <, s32.host_peak_bytes);
+        g_free (a);
+        g_free (b);
+        a = sd_vae_encode (v32, img, iw, ih, &t, NULL, &error);
+        g_assert_no_error (error);
+        b = sd_vae_encode (v16, img, iw, ih, &t, NULL, &error);
+        g_assert_no_error (error);
+        g_assert_cmpint (memcmp (a, b, (gsize) c->latent_channels * elw * elh * sizeof (float)), ==, 0);
+        g_free (a);
+        g_free (b);
+      }
+  g_free (lat);
+  g_free (img);
+  g_rand_free (rng);
+  sd_vae_free (v32);
+  sd_vae_free (v16);
+  sd_backend_close (be32);
+  sd_backend_close (be16);
+  g_hash_table_destroy (f32_bufs);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -263,6 +444,8 @@ main (int argc, char **argv)
   g_test_add_data_func ("/vae-tiled/memory-bounded/attn", "attn", test_memory_bounded_by_tile);
   g_test_add_data_func ("/vae-tiled/device-slots/attn", "attn", test_device_slots);
   g_test_add_data_func ("/vae-tiled/device-slots/noattn", "noattn", test_device_slots);
+  g_test_add_data_func ("/vae-tiled/bf16-host-slots/attn", "attn", test_bf16_host_slots);
+  g_test_add_data_func ("/vae-tiled/bf16-host-slots/noattn", "noattn", test_bf16_host_slots);
   g_test_add_func ("/vae-tiled/cancel", test_cancel);
   g_test_add_func ("/vae-tiled/budget-too-small", test_budget_too_small);
   return g_test_run ();
