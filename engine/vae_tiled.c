@@ -122,27 +122,29 @@ host_at (const VaeSlot *s, int ch, int y, int x)
          + (((gsize) ch * s->h + y) * s->w + x) * host_elem (s);
 }
 
-/* Copies channels [0, c) rows [y0, y1) cols [x0, x1) of a host slot into a compact array. */
+/* Copies channels [0, c) rows [y0, y1) cols [x0, x1) of a host slot into a compact array. The
+ * rows are copied by all threads: at 4096² a tile is hundreds of MB, and a new slot's first
+ * writes also fault its pages in. */
 static void
 gather (const VaeSlot *s, int c, int y0, int y1, int x0, int x1, void *dst)
 {
   const gsize row = (gsize) (x1 - x0) * host_elem (s);
-  char *d = dst;
-  int ch, y;
-  for (ch = 0; ch < c; ch++)
-    for (y = y0; y < y1; y++, d += row)
-      memcpy (d, host_at (s, ch, y, x0), row);
+  const gint64 rows = y1 - y0;
+  gint64 k;
+#pragma omp parallel for schedule(static)
+  for (k = 0; k < c * rows; k++)
+    memcpy ((char *) dst + k * row, host_at (s, (int) (k / rows), y0 + (int) (k % rows), x0), row);
 }
 
 static void
 scatter (VaeSlot *s, int y0, int y1, int x0, int x1, const void *src)
 {
   const gsize row = (gsize) (x1 - x0) * host_elem (s);
-  const char *p = src;
-  int ch, y;
-  for (ch = 0; ch < s->c; ch++)
-    for (y = y0; y < y1; y++, p += row)
-      memcpy (host_at (s, ch, y, x0), p, row);
+  const gint64 rows = y1 - y0;
+  gint64 k;
+#pragma omp parallel for schedule(static)
+  for (k = 0; k < s->c * rows; k++)
+    memcpy (host_at (s, (int) (k / rows), y0 + (int) (k % rows), x0), (const char *) src + k * row, row);
 }
 
 /* n elements of host slot data at src into buf at off, and back, in the slot's element type. */
