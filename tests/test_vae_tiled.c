@@ -292,11 +292,12 @@ emu_release (SdBackend *be, SdBuf *b)
 static gboolean
 emu_upload (SdBackend *be, SdBuf *dst, gsize off, const float *src, gsize n, GError **error)
 {
-  float *t = g_memdup2 (src, n * sizeof (float) + 1);
+  const gboolean exact = g_hash_table_contains (f32_bufs, dst);
+  float *t = g_new (float, n + 1);
   gsize i;
   gboolean ok;
-  for (i = 0; i < n && !g_hash_table_contains (f32_bufs, dst); i++)
-    t[i] = round_bf16 (t[i]);
+  for (i = 0; i < n; i++)
+    t[i] = exact ? src[i] : round_bf16 (src[i]);
   ok = cpu_ops->upload (be, dst, off, t, n, error);
   g_free (t);
   return ok;
@@ -308,7 +309,9 @@ emu_download (SdBackend *be, SdBuf *src, gsize off, float *dst, gsize n, GError 
   gsize i;
   if (!cpu_ops->download (be, src, off, dst, n, error))
     return FALSE;
-  for (i = 0; i < n && !g_hash_table_contains (f32_bufs, src); i++)
+  if (g_hash_table_contains (f32_bufs, src))
+    return TRUE;
+  for (i = 0; i < n; i++)
     dst[i] = round_bf16 (dst[i]);
   return TRUE;
 }
