@@ -4,6 +4,8 @@ model at a small size inside this build folder, and checks the picture it writes
 the `parameters` text chunk naming the bundled model, and what the scene judges read in it.
 
 Usage: test_main_job.py SOURCE_ROOT BUILD_ROOT SIZE
+       test_main_job.py --picture PNG SIZE     (only the checks, on a picture the main job wrote:
+                                                what .ci/run does after running tools/main-job.sh)
 """
 import os
 import struct
@@ -35,12 +37,30 @@ def text_chunks(path):
     return texts, size
 
 
-def main():
-    source, build, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    sys.path.insert(0, source)
+PROMPT = "a snowy mountain lake with pine trees at sunset with the setting sun and a few clouds"
+
+
+def check_picture(path, size):
+    """Fails unless PATH is the main job's SIZE² picture of the bundled model, showing a sunset."""
     from tools.scenes.judges import judge_image
     from tools.scenes.png import read_png
 
+    texts, dims = text_chunks(path)
+    assert dims == (size, size), f"picture is {dims}, asked {size}x{size}"
+    params = texts.get("parameters", "")
+    print("parameters:", params)
+    assert params.startswith(PROMPT + "\n"), params
+    assert f"Size: {size}x{size}" in params and "Model: scaledit-tiny" in params, params
+
+    # The bundled model must draw what the main job asks for (its time of day is the attribute
+    # the model gets right most reliably: 97% of held-out captions at 1024², model card).
+    verdict = judge_image(read_png(path))
+    print("judges:", verdict)
+    assert verdict["time"] == "sunset", f"judges read time {verdict['time']!r}, not sunset"
+
+
+def run_main_job(source, build, size):
+    """Runs tools/main-job.sh at SIZE² into a temporary folder and checks its picture."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "main.png")
         env = dict(os.environ, SCALEDIT_BUILD_DIR=build, SCALEDIT_MAIN_SIZE=str(size),
@@ -50,19 +70,16 @@ def main():
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         print(run.stdout)
         assert run.returncode == 0, f"main-job.sh failed with status {run.returncode}"
+        check_picture(out, size)
 
-        texts, dims = text_chunks(out)
-        assert dims == (size, size), f"picture is {dims}, asked {size}x{size}"
-        params = texts.get("parameters", "")
-        print("parameters:", params)
-        assert params.startswith("a snowy mountain lake with pine trees at sunset with the setting sun and a few clouds\n"), params
-        assert f"Size: {size}x{size}" in params and "Model: scaledit-tiny" in params, params
 
-        # The bundled model must draw what the main job asks for (its time of day is the attribute
-        # the model gets right most reliably: 97% of held-out captions at 1024², model card).
-        verdict = judge_image(read_png(out))
-        print("judges:", verdict)
-        assert verdict["time"] == "sunset", f"judges read time {verdict['time']!r}, not sunset"
+def main():
+    source = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path.insert(0, source)
+    if sys.argv[1] == "--picture":
+        check_picture(sys.argv[2], int(sys.argv[3]))
+    else:
+        run_main_job(sys.argv[1], sys.argv[2], int(sys.argv[3]))
     print("main job OK")
 
 

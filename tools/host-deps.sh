@@ -2,11 +2,22 @@
 # host-deps.sh: checks what a native build and test run needs on this host; installs what is missing
 # with apt when run as root on Debian/Ubuntu, else says what to install and fails.
 #
-# Usage: tools/host-deps.sh [--gimp]    (--gimp: the GIMP 3 development files and gimp-console too)
+# Usage: tools/host-deps.sh [--tests] [--gimp]
+#   (none)     what building scaledit and running the main job need
+#   --tests    also what the test suites need (numpy for the scene judges; Xvfb and clang optional)
+#   --gimp     also the GIMP 3 development files and gimp-console
+#   --python   print the Python interpreter the tests use (one with numpy), or fail
 set -euo pipefail
 
-with_gimp=no
-[ "${1:-}" = --gimp ] && with_gimp=yes
+with_tests=no with_gimp=no print_python=no
+for arg in "$@"; do
+  case "$arg" in
+    --tests) with_tests=yes ;;
+    --gimp) with_gimp=yes ;;
+    --python) print_python=yes ;;
+    *) echo "host-deps: unknown option '$arg' (see the usage at the top of $0)" >&2; exit 2 ;;
+  esac
+done
 
 have_cmd () { command -v "$1" >/dev/null 2>&1; }
 have_pc () { have_cmd pkg-config && pkg-config --exists "$@" 2>/dev/null; }
@@ -16,9 +27,25 @@ have_openblas ()
   # Debian's libopenblas-dev has no openblas.pc on older releases; meson then finds the library.
   ls /usr/lib/*/libopenblas.so /usr/lib/libopenblas.so /usr/lib64/libopenblas.so >/dev/null 2>&1
 }
-have_numpy () { have_cmd python3 && python3 -c 'import numpy' >/dev/null 2>&1; }
+# The tests' Python: python3 on PATH when it has numpy (a virtualenv, pyenv, conda), else the
+# system's, which is where apt's python3-numpy goes. tests/meson.build looks in the same order.
+test_python ()
+{
+  local py
+  for py in "$(command -v python3 2>/dev/null)" /usr/bin/python3; do
+    [ -n "$py" ] && [ -x "$py" ] && "$py" -c 'import numpy' >/dev/null 2>&1 && { echo "$py"; return 0; }
+  done
+  return 1
+}
+have_numpy () { test_python >/dev/null; }
+
+if [ $print_python = yes ]; then
+  test_python || { echo "host-deps: no Python 3 with numpy (install python3-numpy)" >&2; exit 1; }
+  exit 0
+fi
 
 # check | Debian/Ubuntu | Fedora | Arch | required (yes) or only for some tests (no)
+# What the build and the main job need:
 REQUIREMENTS=(
   "have_cmd meson|meson|meson|meson|yes"
   "have_cmd ninja|ninja-build|ninja-build|ninja|yes"
@@ -30,11 +57,15 @@ REQUIREMENTS=(
   "have_pc libpng|libpng-dev|libpng-devel|libpng|yes"
   "have_cmd msgfmt|gettext|gettext|gettext|yes"
   "have_cmd python3|python3|python3|python|yes"
-  "have_numpy|python3-numpy|python3-numpy|python-numpy|yes"
-  "have_cmd xvfb-run|xvfb|xorg-x11-server-Xvfb|xorg-server-xvfb|no"
-  "have_cmd xauth|xauth|xorg-x11-xauth|xorg-xauth|no"
-  "have_cmd clang|clang|clang|clang|no"
 )
+if [ $with_tests = yes ]; then
+  REQUIREMENTS+=(
+    "have_numpy|python3-numpy|python3-numpy|python-numpy|yes"
+    "have_cmd xvfb-run|xvfb|xorg-x11-server-Xvfb|xorg-server-xvfb|no"
+    "have_cmd xauth|xauth|xorg-x11-xauth|xorg-xauth|no"
+    "have_cmd clang|clang|clang|clang|no"
+  )
+fi
 if [ $with_gimp = yes ]; then
   REQUIREMENTS+=(
     "have_pc gimp-3.0 gimpui-3.0|libgimp-3.0-dev|gimp-devel|gimp|yes"
@@ -68,11 +99,17 @@ done
 if [ "$(id -u)" = 0 ] && have_cmd apt-get; then
   echo "host-deps: installing with apt: ${debian[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends "${debian[@]}"
+  # Another apt (unattended upgrades, a second job) may hold the lock: wait for it, bounded.
+  apt-get -o DPkg::Lock::Timeout=600 update -q
+  apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${debian[@]}"
   mapfile -t missing < <(missing_rows)
   [ ${#missing[@]} = 0 ] && exit 0
-  echo "host-deps: still missing after apt: ${missing[*]%%|*}" >&2
+  still=()
+  for row in "${missing[@]}"; do
+    IFS='|' read -r _ d _ _ _ <<< "$row"
+    still+=("$d")
+  done
+  echo "host-deps: still missing after apt installed them: ${still[*]}" >&2
   exit 1
 fi
 

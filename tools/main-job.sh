@@ -16,14 +16,10 @@ if command -v pkg-config >/dev/null && pkg-config --exists gimp-3.0 gimpui-3.0 2
 else
   tools/host-deps.sh
 fi
-# A configured build folder is brought up to date by ninja itself (it re-runs Meson when a build
-# file changed); only a missing one is set up.
-if [ ! -f "$build/build.ninja" ]; then
-  meson setup "$build" -Dgimp=auto -Dcuda=auto
-fi
+tools/setup-build.sh "$build"   # gimp and cuda: auto
 ninja -C "$build"
 
-if [ -d "$build/plugin" ]; then
+if [ -x "$build/plugin/scaledit/scaledit" ]; then
   dest=${GIMP3_DIRECTORY:-$HOME/.config/GIMP/3.0}/plug-ins/scaledit
   mkdir -p "$dest"
   install -m 755 "$build/plugin/scaledit/scaledit" "$dest/scaledit"

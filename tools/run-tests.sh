@@ -41,19 +41,13 @@ if [ $mode = root ]; then
 fi
 
 if [ $gimp_dev = no ]; then
-  tools/host-deps.sh
+  tools/host-deps.sh --tests
 else
-  tools/host-deps.sh --gimp
+  tools/host-deps.sh --tests --gimp
 fi
 
 build=${SCALEDIT_BUILD_DIR:-build-tests}
 # shellcheck disable=SC2086  # SCALEDIT_SETUP_ARGS is a list of arguments
-if [ -f "$build/meson-private/coredata.dat" ]; then
-  # A build folder from another Meson version cannot be reconfigured: start it afresh.
-  meson setup --reconfigure "$build" ${SCALEDIT_SETUP_ARGS:-} \
-    || meson setup --wipe "$build" ${SCALEDIT_SETUP_ARGS:-}
-else
-  meson setup "$build" ${SCALEDIT_SETUP_ARGS:-}
-fi
+tools/setup-build.sh "$build" ${SCALEDIT_SETUP_ARGS:-}
 ninja -C "$build"
 meson test -C "$build" --print-errorlogs "$@"
