@@ -423,6 +423,27 @@ memory_limit_from_env (gsize *limit, GError **error)
 
 extern "C" G_MODULE_EXPORT SdBackend *sd_backend_cuda_open (GError **error);
 
+/* Why no GPU can be used, in a user's words: the runtime's own message for a machine without a
+ * driver ("CUDA driver version is insufficient for CUDA runtime version") reads as if an update
+ * would help. */
+static char *
+no_gpu_reason (cudaError_t err)
+{
+  int driver = 0, runtime = 0;
+  cudaDriverGetVersion (&driver);
+  cudaRuntimeGetVersion (&runtime);
+  if (driver == 0)
+    return g_strdup ("no NVIDIA driver was found (libcuda.so.1 is not installed or cannot be loaded): "
+                     "the CUDA backend needs an NVIDIA GPU and its driver; use --device cpu");
+  if (err == cudaSuccess || err == cudaErrorNoDevice)
+    return g_strdup ("the NVIDIA driver is installed but no NVIDIA GPU was found; use --device cpu");
+  if (err == cudaErrorInsufficientDriver)
+    return g_strdup_printf ("the NVIDIA driver supports CUDA %d.%d but this build needs %d.%d: update "
+                            "the driver, or use --device cpu", driver / 1000, driver % 1000 / 10,
+                            runtime / 1000, runtime % 1000 / 10);
+  return g_strdup (cudaGetErrorString (err));
+}
+
 /* The module's entry point: the first GPU, a stream, cuBLASLt and a pool that keeps memory. */
 SdBackend *
 sd_backend_cuda_open (GError **error)
@@ -437,8 +458,8 @@ sd_backend_cuda_open (GError **error)
   err = cudaGetDeviceCount (&count);
   if (err != cudaSuccess || count == 0)
     {
-      g_set_error (error, CU_ERROR, SD_ERROR_UNSUPPORTED, "no usable CUDA GPU: %s",
-                   err != cudaSuccess ? cudaGetErrorString (err) : "no device found");
+      g_autofree char *why = no_gpu_reason (err);
+      g_set_error (error, CU_ERROR, SD_ERROR_UNSUPPORTED, "no usable CUDA GPU: %s", why);
       cudaGetLastError ();
       return NULL;
     }

@@ -7,35 +7,56 @@
 
 typedef SdBackend *(*SdCudaOpenFunc) (GError **error);
 
-/* The CUDA module sits beside the engine in the build tree or in the installed libdir;
- * SCALEDIT_CUDA_MODULE overrides both. */
+/* Where a program at exe_path looks for the CUDA module, in order: SCALEDIT_CUDA_MODULE (for
+ * development), the build tree only when the program itself runs from the build tree, the
+ * program's own folder (a plug-in installed into GIMP's plug-in folder carries its module there),
+ * and the installed libdir. An installed binary never looks in the build folder whose path it
+ * was compiled with: whoever can write there later would choose the code it runs. */
+GPtrArray *
+sd_cuda_module_candidates (const char *exe_path)
+{
+  GPtrArray *paths = g_ptr_array_new_with_free_func (g_free);
+  const char *override = g_getenv ("SCALEDIT_CUDA_MODULE");
+  g_autofree char *build_root = g_canonicalize_filename (SCALEDIT_BUILD_ROOT, "/");
+  g_autofree char *build_prefix = g_strconcat (build_root, G_DIR_SEPARATOR_S, NULL);
+
+  if (override && *override)
+    g_ptr_array_add (paths, g_strdup (override));
+  if (exe_path && g_str_has_prefix (exe_path, build_prefix))
+    g_ptr_array_add (paths, g_build_filename (build_root, "cuda", "libscaledit-cuda.so", NULL));
+  if (exe_path && g_path_is_absolute (exe_path))
+    {
+      g_autofree char *dir = g_path_get_dirname (exe_path);
+      g_ptr_array_add (paths, g_build_filename (dir, "libscaledit-cuda.so", NULL));
+    }
+  g_ptr_array_add (paths, g_build_filename (SCALEDIT_PKGLIBDIR, "libscaledit-cuda.so", NULL));
+  return paths;
+}
+
 static SdBackend *
 open_cuda (GError **error)
 {
-  const char *override = g_getenv ("SCALEDIT_CUDA_MODULE");
-  const char *candidates[] = {
-    override,
-    SCALEDIT_BUILD_ROOT "/cuda/libscaledit-cuda.so",
-    SCALEDIT_PKGLIBDIR "/libscaledit-cuda.so",
-  };
+  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+  g_autoptr (GPtrArray) candidates = sd_cuda_module_candidates (exe);
   GString *tried = g_string_new (NULL);
   gsize i;
 
-  for (i = 0; i < G_N_ELEMENTS (candidates); i++)
+  for (i = 0; i < candidates->len; i++)
     {
+      const char *path = g_ptr_array_index (candidates, i);
       GModule *mod;
       SdCudaOpenFunc open_fn;
-      if (!candidates[i] || !g_file_test (candidates[i], G_FILE_TEST_EXISTS))
+      if (!g_file_test (path, G_FILE_TEST_EXISTS))
         continue;
-      mod = g_module_open (candidates[i], G_MODULE_BIND_LOCAL);
+      mod = g_module_open (path, G_MODULE_BIND_LOCAL);
       if (!mod)
         {
-          g_string_append_printf (tried, "\n  %s: %s", candidates[i], g_module_error ());
+          g_string_append_printf (tried, "\n  %s: %s", path, g_module_error ());
           continue;
         }
       if (!g_module_symbol (mod, "sd_backend_cuda_open", (gpointer *) &open_fn))
         {
-          g_string_append_printf (tried, "\n  %s: no sd_backend_cuda_open", candidates[i]);
+          g_string_append_printf (tried, "\n  %s: no sd_backend_cuda_open", path);
           g_module_close (mod);
           continue;
         }

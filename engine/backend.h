@@ -168,6 +168,9 @@ struct SdBackend {
 SdBackend *sd_backend_open (const char *name, GError **error);
 void sd_backend_close (SdBackend *be);
 SdBackend *sd_backend_cpu_new (void);
+/* The paths a program at exe_path (absolute, or NULL when unknown) tries for the CUDA module, in
+ * order (backend.c says which and why). */
+GPtrArray *sd_cuda_module_candidates (const char *exe_path);
 
 /* Convenience for model code. */
 SdBuf *sd_buf_from_host (SdBackend *be, const float *src, gsize n, GError **error);

@@ -202,7 +202,8 @@ enter_inner ()
   # The host finds cuBLAS through ld.so.conf; the root is told here.
   [ -d /usr/local/cuda ] && env+=(LD_LIBRARY_PATH=/usr/local/cuda/lib64)
   local v
-  for v in SCALEDIT_BUILD_DIR SCALEDIT_SETUP_ARGS MESON_TESTTHREADS CI ${SCALEDIT_ROOT_PASSENV:-}; do
+  for v in SCALEDIT_BUILD_DIR SCALEDIT_SETUP_ARGS SCALEDIT_MAIN_SIZE SCALEDIT_MAIN_OUT SCALEDIT_MODEL \
+           MESON_TESTTHREADS CI ${SCALEDIT_ROOT_PASSENV:-}; do
     [ -n "${!v+x}" ] && env+=("$v=${!v}")
   done
   mkdir -p "$root/tmp/home"

@@ -23,6 +23,13 @@ if [ -x "$build/plugin/scaledit/scaledit" ]; then
   dest=${GIMP3_DIRECTORY:-$HOME/.config/GIMP/3.0}/plug-ins/scaledit
   mkdir -p "$dest"
   install -m 755 "$build/plugin/scaledit/scaledit" "$dest/scaledit"
+  # an installed plug-in loads the CUDA module from its own folder (or the installed libdir),
+  # never from the build folder
+  if [ -f "$build/cuda/libscaledit-cuda.so" ]; then
+    install -m 755 "$build/cuda/libscaledit-cuda.so" "$dest/libscaledit-cuda.so"
+  else
+    rm -f "$dest/libscaledit-cuda.so"
+  fi
   # its catalogs (locale/<lang>/LC_MESSAGES/scaledit.mo) and the bundled model beside it, where
   # the plug-in looks first
   for mo in "$build"/po/*/LC_MESSAGES/scaledit.mo; do

@@ -50,4 +50,11 @@ build=${SCALEDIT_BUILD_DIR:-build-tests}
 # shellcheck disable=SC2086  # SCALEDIT_SETUP_ARGS is a list of arguments
 tools/setup-build.sh "$build" ${SCALEDIT_SETUP_ARGS:-}
 ninja -C "$build"
-meson test -C "$build" --print-errorlogs "$@"
+status=0
+meson test -C "$build" --print-errorlogs "$@" || status=$?
+# Meson counts skips but does not say why: the reasons, from the TAP lines of the log
+if grep -q '# SKIP' "$build/meson-logs/testlog.txt" 2>/dev/null; then
+  echo "run-tests: skipped, with the reasons:"
+  grep -h '^ok .*# SKIP' "$build/meson-logs/testlog.txt" | sed 's/^ok [0-9]* /  /' | sort | uniq -c
+fi
+exit $status
