@@ -1,7 +1,9 @@
 /* test_runner.c: the plug-in's engine runner (ui/runner.c) without GIMP: a cancelled request
  * reports SD_ERROR_CANCELLED exactly once and leaves the runner usable, its results equal the
  * engine's own for the same request, a busy runner refuses a second start, and freeing a busy
- * runner stops the worker and runs no callback afterwards (leaks: run it under valgrind/LSan). */
+ * runner stops the worker and runs no callback afterwards (leaks: run it under valgrind/LSan); after
+ * a file or device error the next request opens the engine afresh. */
+#include <glib/gstdio.h>
 #include <string.h>
 
 #include "runner.h"
@@ -213,6 +215,51 @@ test_busy (void)
   sd_runner_free (runner);
 }
 
+/* A request that fails on a file (a LoRA that is not a safetensors file) closes the engine: the
+ * runner's next request gives the engine's own result; only cancels, argument errors and
+ * out-of-memory keep the engine. */
+static void
+test_after_file_error (void)
+{
+  g_autofree char *model = sd_test_data_path ("pipeline-model");
+  g_autofree char *dir = g_dir_make_tmp ("runner-XXXXXX", NULL);
+  g_autofree char *lora = g_build_filename (dir, "bad.safetensors", NULL);
+  SdRunner *runner = sd_runner_new ();
+  SdResult *ref;
+  SdRequest q, bad;
+  Seen s = { 0 };
+  GError *kinds[] = {
+    g_error_new (SD_ERROR, SD_ERROR_CANCELLED, "c"), g_error_new (SD_ERROR, SD_ERROR_ARGUMENT, "a"),
+    g_error_new (SD_ERROR, SD_ERROR_OUT_OF_MEMORY, "m"), g_error_new (SD_ERROR, SD_ERROR_BACKEND, "b"),
+    g_error_new (SD_ERROR, SD_ERROR_IO, "i"), g_error_new (SD_ERROR, SD_ERROR_FORMAT, "f"),
+  };
+  gboolean survives[] = { TRUE, TRUE, TRUE, FALSE, FALSE, FALSE };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (kinds); i++)
+    {
+      g_assert_cmpint (sd_runner_engine_survives (kinds[i]), ==, survives[i]);
+      g_error_free (kinds[i]);
+    }
+  g_assert_true (g_file_set_contents (lora, "this is not a LoRA", -1, NULL));
+  request (&q, 64, 4, 2);
+  bad = q;
+  bad.lora_path = lora;
+  run (runner, model, &bad, &s);
+  g_assert_nonnull (s.error);
+  g_assert_false (sd_runner_engine_survives (s.error));
+  seen_clear (&s);
+  run (runner, model, &q, &s);
+  g_assert_no_error (s.error);
+  ref = engine_generate (model, &q);
+  assert_same_pixels (s.result, ref);
+  sd_result_free (ref);
+  seen_clear (&s);
+  sd_runner_free (runner);
+  g_unlink (lora);
+  g_rmdir (dir);
+}
+
 /* Freeing a busy runner cancels and joins its worker; the messages it had posted are dropped:
  * no callback runs after the free, and their memory goes when the context dispatches them. */
 static void
@@ -250,5 +297,6 @@ main (int argc, char **argv)
   g_test_add_func ("/runner/cancel-mid-run", test_cancel_mid_run);
   g_test_add_func ("/runner/busy", test_busy);
   g_test_add_func ("/runner/free-while-busy", test_free_while_busy);
+  g_test_add_func ("/runner/after-file-error", test_after_file_error);
   return g_test_run ();
 }

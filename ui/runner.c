@@ -168,6 +168,14 @@ ensure_engine (SdRunner *runner, Job *job, GError **error)
   return TRUE;
 }
 
+gboolean
+sd_runner_engine_survives (const GError *error)
+{
+  return error && error->domain == SD_ERROR
+         && (error->code == SD_ERROR_CANCELLED || error->code == SD_ERROR_ARGUMENT
+             || error->code == SD_ERROR_OUT_OF_MEMORY);
+}
+
 static gpointer
 worker (gpointer data)
 {
@@ -179,6 +187,13 @@ worker (gpointer data)
   msg->kind = MSG_DONE;
   if (ensure_engine (runner, job, &msg->error))
     msg->result = sd_engine_generate (runner->engine, &job->req, &cb, &msg->error);
+  if (msg->error && !sd_runner_engine_survives (msg->error))
+    {
+      /* a failed device or a file that changed under the engine: the next request opens afresh */
+      g_clear_pointer (&runner->engine, sd_engine_close);
+      g_clear_pointer (&runner->engine_model, g_free);
+      g_clear_pointer (&runner->engine_device, g_free);
+    }
   post (job, msg);
   return NULL;
 }

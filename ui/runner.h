@@ -33,5 +33,9 @@ gboolean sd_runner_start (SdRunner *runner, const char *model_path, const char *
 gboolean sd_runner_busy (SdRunner *runner);
 /* Asks the running request to stop at its next step; on_done then reports SD_ERROR_CANCELLED. */
 void sd_runner_cancel (SdRunner *runner);
+/* Whether the engine stays open after a request failed with `error`: only after a cancel, a
+ * request argument out of range or running out of memory (which the engine recovers from); after
+ * a device failure or a file error the next request opens the engine afresh. */
+gboolean sd_runner_engine_survives (const GError *error);
 /* Runs the main context until the current request's on_done has run. */
 void sd_runner_wait (SdRunner *runner);
