@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "engine_internal.h"
+#include "host_memory.h"
 #include "image_ops.h"
 #include "layout.h"
 #include "lora.h"
@@ -133,6 +134,40 @@ vae_tiling (const Gen *g, SdVaeTiling *t)
   t->cancel = g->cb ? g->cb->cancel : NULL;
   if (be->device_memory > be->bytes_in_use + VAE_DEVICE_RESERVE)
     t->device_slot_bytes = MIN (VAE_DEVICE_SLOTS, be->device_memory - be->bytes_in_use - VAE_DEVICE_RESERVE);
+}
+
+/* On a backend whose buffers are host memory (the CPU), the request's largest VAE runs, the
+ * handover's encode and the final decode at full size, must fit the memory available now: a
+ * request too large is refused before any work rather than killed by the system halfway. */
+static gboolean
+check_host_memory (Gen *g, GError **error)
+{
+  const gint64 avail = g->e->be->device_memory ? -1 : sd_host_memory_available ();
+  gsize need = 0, host, work;
+  SdVaeTiling t;
+  int encode;
+
+  if (avail < 0)
+    return TRUE;
+  vae_tiling (g, &t);
+  for (encode = 0; encode < 2; encode++)
+    {
+      if (!sd_vae_memory (g->e->vae, encode, g->w16, g->h16, &t, &host, &work, error))
+        return FALSE;
+      need = MAX (need, host + work);
+    }
+  /* beside them: the upscaled guidance image, then the decoded picture and its pixels; and a
+   * quarter for the allocator's slack (2048²: 4.1 GiB estimated so, 5.0 GiB measured in all) */
+  need += (gsize) g->w16 * g->h16 * 3 * sizeof (float) * 2;
+  need += need / 4;
+  if (need <= (guint64) avail)
+    return TRUE;
+  g_set_error (error, SD_ERROR, SD_ERROR_OUT_OF_MEMORY,
+               "a %dx%d picture on the CPU needs about %.1f GiB of memory (the VAE at full size), "
+               "and %.1f GiB is available%s: choose a smaller size, close other programs, or use "
+               "a GPU", g->req->width, g->req->height, need / 1073741824.0, avail / 1073741824.0,
+               g_getenv ("SCALEDIT_HOST_MEMORY_LIMIT") ? " (SCALEDIT_HOST_MEMORY_LIMIT)" : "");
+  return FALSE;
 }
 
 static float *
@@ -471,7 +506,7 @@ sd_engine_generate (SdEngine *e, const SdRequest *req, const SdCallbacks *cb, GE
   g.gw = q.global_factor > 1 ? round16 ((double) g.w16 / q.global_factor) : g.w16;
   g.gh = q.global_factor > 1 ? round16 ((double) g.h16 / q.global_factor) : g.h16;
   g.sigmas = g_new (float, q.global_steps + 1);
-  if (!load_lora (e, &g, error))
+  if (!check_host_memory (&g, error) || !load_lora (e, &g, error))
     goto out;
   /* the detail pass reuses the global pass's schedule and mu */
   g.mu = sd_schedule_mu (&e->schedule, (g.gw / 16) * (g.gh / 16));

@@ -77,3 +77,22 @@ sd_vae_encode (SdVae *vae, const float *image, int width, int height, const SdVa
   sd_vae_plan_free (plan);
   return out;
 }
+
+gboolean
+sd_vae_memory (SdVae *vae, gboolean encode, int width, int height, const SdVaeTiling *tiling,
+               gsize *host_peak, gsize *work_peak, GError **error)
+{
+  const int f = sd_vae_factor (vae);
+  VaePlan *plan;
+  gboolean ok;
+
+  if (width < f || height < f || width > (1 << 18) || height > (1 << 18))
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_ARGUMENT, "VAE: image size %dx%d out of range", width, height);
+      return FALSE;
+    }
+  plan = encode ? sd_vae_plan_encoder (vae, height, width) : sd_vae_plan_decoder (vae, height / f, width / f);
+  ok = sd_vae_run_memory (vae, plan, tiling, host_peak, work_peak, error);
+  sd_vae_plan_free (plan);
+  return ok;
+}

@@ -82,6 +82,13 @@ float *sd_vae_decode (SdVae *vae, const float *latents, int lw, int lh, const Sd
 float *sd_vae_encode (SdVae *vae, const float *image, int width, int height,
                       const SdVaeTiling *tiling, SdVaeStats *stats, GError **error);
 
+/* The memory a decode to (or an encode of) a width x height image will take with `tiling`, without
+ * running it: host_peak as SdVaeStats.host_peak_bytes with no intermediate kept on the device, and
+ * the tiles' working bytes on the backend (SdVaeStats.tile_peak_bytes and attention_peak_bytes are
+ * at most this). */
+gboolean sd_vae_memory (SdVae *vae, gboolean encode, int width, int height, const SdVaeTiling *tiling,
+                        gsize *host_peak, gsize *work_peak, GError **error);
+
 /* run-component entries: vae-decode reads "latents" [C, h, w] (or [1, C, h, w]) and writes
  * "image"; vae-encode reads "image" [3, H, W] (or [1, 3, H, W]) and writes "latents". Both run
  * tiled with the default budget; model_path is as for sd_vae_load (no separate config). */

@@ -92,6 +92,10 @@ VaePlan *sd_vae_plan_decoder (const SdVae *vae, int lh, int lw);
 VaePlan *sd_vae_plan_encoder (const SdVae *vae, int h, int w);
 void sd_vae_plan_free (VaePlan *plan);
 
+/* What sd_vae_run would take, without running: the peak of its slots in host memory (none kept on
+ * the device) and the largest tile's working bytes on the backend (at most the budget). */
+gboolean sd_vae_run_memory (const SdVae *vae, VaePlan *plan, const SdVaeTiling *tiling,
+                            gsize *host_peak, gsize *work_peak, GError **error);
 /* Runs the plan; the input slot's data must be set (the plan takes it over). On success the
  * output slot's data is handed to *out. */
 gboolean sd_vae_run (const SdVae *vae, VaePlan *plan, const SdVaeTiling *tiling, SdVaeStats *stats,

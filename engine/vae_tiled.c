@@ -617,6 +617,56 @@ out:
 }
 
 gboolean
+sd_vae_run_memory (const SdVae *vae, VaePlan *plan, const SdVaeTiling *tiling, gsize *host_peak,
+                   gsize *work_peak, GError **error)
+{
+  Run r = { 0 };
+  const gboolean half = vae->be->ops->upload_bf16 && vae->be->ops->download_bf16;
+  gboolean *held = g_new0 (gboolean, plan->slots->len);
+  gsize host, peak, work = 0;
+  guint i, j;
+
+  r.vae = vae;
+  r.be = vae->be;
+  r.plan = plan;
+  r.tiling = tiling;
+  r.budget = tiling && tiling->budget_bytes ? tiling->budget_bytes : DEFAULT_BUDGET;
+  host = peak = (gsize) slot (&r, plan->input)->c * slot (&r, plan->input)->h * slot (&r, plan->input)->w
+                * sizeof (float);
+  held[plan->input] = TRUE;
+  for (i = 0; i < plan->passes->len; i++)
+    {
+      const VaePass *p = &g_array_index (plan->passes, VaePass, i);
+      const VaeSlot *o = slot (&r, p->out);
+      TilePlan tp;
+      if (!held[p->out])
+        {
+          held[p->out] = TRUE;
+          host += (gsize) o->c * o->h * o->w * (half && p->out != plan->output ? 2 : sizeof (float));
+          peak = MAX (peak, host);
+        }
+      if (!choose_tile (&r, p, &tp, error))
+        {
+          g_free (held);
+          return FALSE;
+        }
+      work = MAX (work, tile_bytes (&r, p, tp.th, tp.tw));
+      for (j = 0; j < plan->slots->len; j++)
+        if (held[j] && slot (&r, j)->last_use == (int) i)
+          {
+            const VaeSlot *s = slot (&r, j);
+            held[j] = FALSE;
+            host -= (gsize) s->c * s->h * s->w
+                    * (half && (int) j != plan->output && (int) j != plan->input ? 2 : sizeof (float));
+          }
+    }
+  g_free (held);
+  *host_peak = peak;
+  *work_peak = work;
+  return TRUE;
+}
+
+gboolean
 sd_vae_run (const SdVae *vae, VaePlan *plan, const SdVaeTiling *tiling, SdVaeStats *stats,
             float **out, GError **error)
 {

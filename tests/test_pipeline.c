@@ -1,6 +1,7 @@
 /* test_pipeline.c: the two-stage Scale-DiT pipeline on the CPU with a tiny random model
  * (tests/data/pipeline-model): sizes that are not multiples of 16, preview-then-commit equal to
- * one run, upscaling, seeds and thread counts, and cancel in every phase. */
+ * one run, upscaling, seeds and thread counts, cancel in every phase, and a request refused for
+ * want of host memory before it starts. */
 #include <string.h>
 
 #include "scaledit.h"
@@ -210,6 +211,47 @@ test_bad_requests (void)
 }
 
 static void
+count_progress (const char *phase, int step, int total, gpointer data)
+{
+  (*(int *) data)++;
+}
+
+/* On the CPU a request larger than the host memory available (SCALEDIT_HOST_MEMORY_LIMIT stands
+ * in for MemAvailable) is refused before any phase starts, naming the size and the figures; the
+ * engine then runs a request that fits as before. */
+static void
+test_host_memory (void)
+{
+  SdEngine *e = open_engine (0);
+  SdRequest q;
+  SdCallbacks cb = { 0 };
+  GError *error = NULL;
+  SdResult *before, *after;
+  int calls = 0;
+
+  small_request (&q, 128, 96);
+  before = generate (e, &q);
+  g_setenv ("SCALEDIT_HOST_MEMORY_LIMIT", "16M", TRUE);
+  cb.on_progress = count_progress;
+  cb.user_data = &calls;
+  small_request (&q, 1024, 1024);
+  g_assert_null (sd_engine_generate (e, &q, &cb, &error));
+  g_assert_error (error, SD_ERROR, SD_ERROR_OUT_OF_MEMORY);
+  g_assert_nonnull (strstr (error->message, "1024x1024"));
+  g_assert_nonnull (strstr (error->message, "0.0 GiB is available (SCALEDIT_HOST_MEMORY_LIMIT)"));
+  g_assert_cmpint (calls, ==, 0);
+  g_clear_error (&error);
+  g_setenv ("SCALEDIT_HOST_MEMORY_LIMIT", "4G", TRUE);
+  small_request (&q, 128, 96);
+  after = generate (e, &q);
+  g_assert_true (same_pixels (before, after));
+  g_unsetenv ("SCALEDIT_HOST_MEMORY_LIMIT");
+  sd_result_free (before);
+  sd_result_free (after);
+  sd_engine_close (e);
+}
+
+static void
 test_missing_model (void)
 {
   SdEngineOptions o = { 0 };
@@ -233,5 +275,6 @@ main (int argc, char **argv)
   g_test_add_func ("/pipeline/cancel-each-phase", test_cancel_each_phase);
   g_test_add_func ("/pipeline/bad-requests", test_bad_requests);
   g_test_add_func ("/pipeline/missing-model", test_missing_model);
+  g_test_add_func ("/pipeline/host-memory", test_host_memory);
   return g_test_run ();
 }

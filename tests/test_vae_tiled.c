@@ -102,6 +102,60 @@ test_tiled_equals_untiled (gconstpointer data)
   sd_backend_close (be);
 }
 
+/* sd_vae_memory tells, before a run, the host peak the run then reports (exactly: the CPU keeps no
+ * intermediate on a device) and working bytes no smaller than the run's device peak, within the
+ * budget, for decodes and encodes at several sizes and budgets. */
+static void
+test_memory_estimate (gconstpointer data)
+{
+  const char *fixture = data;
+  static const int sizes[][2] = { { 24, 16 }, { 40, 24 }, { 8, 56 } };
+  static const gsize budgets[] = { 256 << 10, 2 << 20, 0 };
+  SdBackend *be = sd_backend_cpu_new ();
+  SdVae *vae = load (be, fixture);
+  const SdVaeConfig *c = sd_vae_get_config (vae);
+  const int f = sd_vae_factor (vae);
+  GRand *rng = g_rand_new_with_seed (g_test_rand_int ());
+  guint k, b;
+
+  for (k = 0; k < G_N_ELEMENTS (sizes); k++)
+    for (b = 0; b < G_N_ELEMENTS (budgets); b++)
+      {
+        const int lw = sizes[k][0], lh = sizes[k][1], w = lw * f, h = lh * f;
+        float *lat = sd_test_random (rng, (gsize) c->latent_channels * lw * lh, 2.0f);
+        float *img = sd_test_random (rng, (gsize) c->in_channels * w * h, 1.0f);
+        SdVaeTiling t = { 0 };
+        SdVaeStats st;
+        GError *error = NULL;
+        gsize host, work;
+        int encode;
+        float *out;
+        t.budget_bytes = budgets[b];
+        for (encode = 0; encode < 2; encode++)
+          {
+            g_assert_true (sd_vae_memory (vae, encode, w, h, &t, &host, &work, &error));
+            g_assert_no_error (error);
+            out = encode ? sd_vae_encode (vae, img, w, h, &t, &st, &error)
+                         : sd_vae_decode (vae, lat, lw, lh, &t, &st, &error);
+            g_assert_no_error (error);
+            g_test_message ("%s %s %dx%d, budget %" G_GSIZE_FORMAT ": host %" G_GSIZE_FORMAT
+                            " estimated, %" G_GSIZE_FORMAT " ran; working %" G_GSIZE_FORMAT
+                            " estimated, device peak %" G_GSIZE_FORMAT, fixture,
+                            encode ? "encode" : "decode", w, h, budgets[b], host,
+                            st.host_peak_bytes, work, st.device_peak_bytes);
+            g_assert_cmpuint (host, ==, st.host_peak_bytes);
+            g_assert_cmpuint (st.device_peak_bytes, <=, work);
+            g_assert_cmpuint (work, <=, budgets[b] ? budgets[b] : (gsize) 2 << 30);
+            g_free (out);
+          }
+        g_free (lat);
+        g_free (img);
+      }
+  g_rand_free (rng);
+  sd_vae_free (vae);
+  sd_backend_close (be);
+}
+
 /* With the same budget, decoding a latent of 2.5x the area needs the same device working memory
  * in the conv passes (the tiles are the same); the host's full-resolution buffers grow, and so do
  * the mid-block attention's whole-latent keys and values, reported apart (within the budget). */
@@ -449,6 +503,8 @@ main (int argc, char **argv)
   g_test_add_data_func ("/vae-tiled/device-slots/noattn", "noattn", test_device_slots);
   g_test_add_data_func ("/vae-tiled/bf16-host-slots/attn", "attn", test_bf16_host_slots);
   g_test_add_data_func ("/vae-tiled/bf16-host-slots/noattn", "noattn", test_bf16_host_slots);
+  g_test_add_data_func ("/vae-tiled/memory-estimate/attn", "attn", test_memory_estimate);
+  g_test_add_data_func ("/vae-tiled/memory-estimate/noattn", "noattn", test_memory_estimate);
   g_test_add_func ("/vae-tiled/cancel", test_cancel);
   g_test_add_func ("/vae-tiled/budget-too-small", test_budget_too_small);
   return g_test_run ();
