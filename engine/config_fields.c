@@ -1,5 +1,6 @@
 /* config_fields.c: typed, bounded readers of the members of a model's JSON configuration; every
  * refusal names the file, the member and what it holds. */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -101,7 +102,7 @@ sd_config_double (JsonObject *o, const char *file, const char *key, double def, 
   v = t == G_TYPE_INT64 ? (double) json_node_get_int (n) : t == G_TYPE_DOUBLE ? json_node_get_double (n) : NAN;
   if (!isfinite (v) || v < lo || v > hi)
     {
-      char *want = g_strdup_printf ("a number from %g to %g", lo, hi);
+      char *want = lo == -DBL_MAX && hi == DBL_MAX ? g_strdup ("a number") : g_strdup_printf ("a number from %g to %g", lo, hi);
       refuse (error, file, key, want, n);
       g_free (want);
       return FALSE;

@@ -21,7 +21,8 @@ G_BEGIN_DECLS
  * or anything else where an integer belongs is an error. */
 gboolean sd_config_int (JsonObject *o, const char *file, const char *key, int def, int lo, int hi,
                         int *out, GError **error);
-/* Member `key` as a finite number (integer or float) in [lo, hi]; absent or null gives def. */
+/* Member `key` as a finite number (integer or float) in [lo, hi] (-DBL_MAX, DBL_MAX: any); absent
+ * or null gives def. */
 gboolean sd_config_double (JsonObject *o, const char *file, const char *key, double def, double lo,
                            double hi, double *out, GError **error);
 /* Member `key` as true or false; absent or null gives def. */

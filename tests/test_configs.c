@@ -494,6 +494,56 @@ test_lora_alpha_tensor (void)
   sd_backend_close (be);
 }
 
+/* tokenizer_2/tokenizer_config.json, read when an engine opens: a model_max_length that is not a
+ * number, or a file that is not JSON, is refused naming it; transformers' 1e30 "no limit" is not. */
+static void
+test_t5_tokenizer_config (void)
+{
+  static const struct {
+    const char *json, *member; /* member NULL: the engine opens */
+  } cases[] = {
+    { "{\"model_max_length\": 64}", NULL },
+    { "{\"model_max_length\": 1000000000000000019884624838656}", NULL },
+    { "{\"model_max_length\": 1e30}", NULL },
+    { "{\"model_max_length\": \"512\"}", "model_max_length" },
+    { "{\"model_max_length\": [64]}", "model_max_length" },
+    { "{\"model_max_length\": 64", "tokenizer_config.json" },
+  };
+  char *dir = g_build_filename (tmp_dir, "tokenizers", "tokenizer_2", NULL);
+  char *tokenizers = g_build_filename (tmp_dir, "tokenizers", NULL);
+  char *config = g_build_filename (dir, "tokenizer_config.json", NULL);
+  char *model = sd_test_data_path ("pipeline-model");
+  gsize i;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  for (i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      SdEngineOptions o = { 0 };
+      GError *error = NULL;
+      SdEngine *e;
+
+      g_test_message ("tokenizer_config.json: %s", cases[i].json);
+      g_assert_true (g_file_set_contents (config, cases[i].json, -1, NULL));
+      o.path = model;
+      o.tokenizer_path = tokenizers;
+      o.backend = "cpu";
+      e = sd_engine_open (&o, &error);
+      if (!cases[i].member)
+        g_assert_no_error (error);
+      else
+        {
+          g_assert_null (e);
+          assert_names (error, SD_ERROR_FORMAT, config, cases[i].member);
+          g_error_free (error);
+        }
+      sd_engine_close (e);
+    }
+  g_free (dir);
+  g_free (tokenizers);
+  g_free (config);
+  g_free (model);
+}
+
 static void
 remove_tree (const char *path)
 {
@@ -529,6 +579,7 @@ main (int argc, char **argv)
   g_test_add_func ("/configs/t5", test_t5_config);
   g_test_add_func ("/configs/lora", test_lora_config);
   g_test_add_func ("/configs/lora-alpha-tensor", test_lora_alpha_tensor);
+  g_test_add_func ("/configs/t5-tokenizer-config", test_t5_tokenizer_config);
   status = g_test_run ();
   remove_tree (tmp_dir);
   g_free (tmp_dir);
