@@ -14,8 +14,9 @@ static gboolean
 check_config (const char *where, SdFluxConfig *c, GError **error)
 {
   gint64 rope_sum = (gint64) c->axes_dims_rope[0] + c->axes_dims_rope[1] + c->axes_dims_rope[2];
-  if (!sd_config_check (where, "num_attention_heads * attention_head_dim", (gint64) c->heads * c->head_dim, 1,
-                        SD_CONFIG_MAX_DIM, error))
+  if (!sd_config_check (where, "num_attention_heads", c->heads, 1, SD_CONFIG_MAX_HEADS, error)
+      || !sd_config_check (where, "num_attention_heads * attention_head_dim", (gint64) c->heads * c->head_dim, 1,
+                           SD_CONFIG_MAX_DIM, error))
     return FALSE;
   c->hidden = c->heads * c->head_dim;
   c->mlp_hidden = c->hidden * 4;
