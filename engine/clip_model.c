@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "clip_model.h"
+#include "config_fields.h"
 #include "scaledit.h"
 #include "text_encoder_io.h"
 
@@ -22,6 +23,8 @@ struct SdClipModel {
 
 #define TOKEN_EMBEDDING "embeddings.token_embedding.weight"
 #define POSITION_EMBEDDING "embeddings.position_embedding.weight"
+/* The tensor that shows layer %d is there. */
+#define LAYER_ANCHOR "encoder.layers.%d.self_attn.q_proj.weight"
 
 /* A single file has no config: infer it as diffusers' from_single_file does for CLIP-L (heads of
  * 64 channels, quick-GELU, the defaults of openai/clip-vit-large-patch14's config). */
@@ -33,57 +36,25 @@ infer_config (SdEncoderFiles *f, SdClipConfig *c)
   const SdTensorInfo *fc1 = sd_encoder_find (f, "encoder.layers.0.mlp.fc1.weight");
   int n = 0;
 
-  for (;;)
+  while (n <= SD_CONFIG_MAX_LAYERS)
     {
-      char *name = g_strdup_printf ("encoder.layers.%d.self_attn.q_proj.weight", n);
+      char *name = g_strdup_printf (LAYER_ANCHOR, n);
       gboolean found = sd_encoder_find (f, name) != NULL;
       g_free (name);
       if (!found)
         break;
       n++;
     }
-  c->vocab_size = tok->ndim == 2 ? (int) tok->shape[0] : 0;
-  c->hidden_size = tok->ndim == 2 ? (int) tok->shape[1] : 0;
-  c->max_positions = pos && pos->ndim == 2 ? (int) pos->shape[0] : 77;
-  c->intermediate_size = fc1 && fc1->ndim == 2 ? (int) fc1->shape[0] : 4 * c->hidden_size;
+  c->vocab_size = tok->ndim == 2 ? sd_encoder_shape_int (tok, 0) : 0;
+  c->hidden_size = tok->ndim == 2 ? sd_encoder_shape_int (tok, 1) : 0;
+  c->max_positions = pos && pos->ndim == 2 ? sd_encoder_shape_int (pos, 0) : 77;
+  c->intermediate_size = fc1 && fc1->ndim == 2 ? sd_encoder_shape_int (fc1, 0)
+                        : c->hidden_size <= SD_CONFIG_MAX_DIM ? 4 * c->hidden_size : -1;
   c->num_layers = n;
   c->num_heads = MAX (c->hidden_size / 64, 1);
   c->layer_norm_eps = 1e-5f;
   c->act = SD_ACT_QUICK_GELU;
   c->eos_token_id = 2;
-}
-
-static gboolean
-read_config (SdEncoderFiles *f, SdClipConfig *c, GError **error)
-{
-  const char *act = sd_encoder_config_string (f, "hidden_act", "quick_gelu");
-
-  c->vocab_size = sd_encoder_config_int (f, "vocab_size", 49408);
-  c->hidden_size = sd_encoder_config_int (f, "hidden_size", 512);
-  c->intermediate_size = sd_encoder_config_int (f, "intermediate_size", 2048);
-  c->num_layers = sd_encoder_config_int (f, "num_hidden_layers", 12);
-  c->num_heads = sd_encoder_config_int (f, "num_attention_heads", 8);
-  c->max_positions = sd_encoder_config_int (f, "max_position_embeddings", 77);
-  c->layer_norm_eps = sd_encoder_config_double (f, "layer_norm_eps", 1e-5);
-  c->eos_token_id = sd_encoder_config_int (f, "eos_token_id", 2);
-  return sd_encoder_activation (f, "hidden_act", act, &c->act, error);
-}
-
-static gboolean
-check_config (SdEncoderFiles *f, const SdClipConfig *c, GError **error)
-{
-  const char *where = f->config_path ? f->config_path : sd_tensors_path (f->tf);
-  if (c->vocab_size <= 0 || c->hidden_size <= 0 || c->intermediate_size <= 0 || c->num_layers <= 0
-      || c->num_heads <= 0 || c->max_positions <= 0 || c->hidden_size % c->num_heads != 0)
-    {
-      g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
-                   "%s: unusable CLIP configuration (vocab %d, hidden %d, intermediate %d, %d layers, "
-                   "%d heads, %d positions)",
-                   where, c->vocab_size, c->hidden_size, c->intermediate_size, c->num_layers,
-                   c->num_heads, c->max_positions);
-      return FALSE;
-    }
-  return TRUE;
 }
 
 static void
@@ -120,19 +91,21 @@ sd_clip_load (SdBackend *be, const char *path, GError **error)
 {
   SdClipModel *m = g_new0 (SdClipModel, 1);
   SdClipConfig *c = &m->cfg;
+  gboolean ok;
   int i;
 
   m->files = sd_encoder_files_open (be, path, "text_encoder", TOKEN_EMBEDDING, "CLIP text encoder", error);
   if (!m->files)
     goto fail;
   if (m->files->config)
-    {
-      if (!read_config (m->files, c, error))
-        goto fail;
-    }
+    ok = sd_clip_config_from_object (m->files->config, m->files->config_path, c, error);
   else
-    infer_config (m->files, c);
-  if (!check_config (m->files, c, error))
+    {
+      infer_config (m->files, c);
+      ok = sd_clip_config_check (sd_tensors_path (m->files->tf), c, error);
+    }
+  /* every layer the config declares must be in the weights before any is allocated */
+  if (!ok || !sd_encoder_check_layers (m->files, c->num_layers, LAYER_ANCHOR, error))
     goto fail;
 
   m->tok = sd_encoder_find (m->files, TOKEN_EMBEDDING);

@@ -2,6 +2,8 @@
  * states and the pooled vector at the end token. */
 #pragma once
 
+#include <json-glib/json-glib.h>
+
 #include "backend.h"
 #include "component.h"
 
@@ -13,6 +15,12 @@ typedef struct {
   SdAct act;
   int eos_token_id; /* 2 (the legacy value FLUX's config has): pool at the largest id */
 } SdClipConfig;
+
+/* Reads a parsed text_encoder/config.json (CLIPTextConfig's defaults for missing members); every
+ * member is checked for type and range. `file` names it in errors. */
+gboolean sd_clip_config_from_object (JsonObject *o, const char *file, SdClipConfig *c, GError **error);
+/* Checks that a configuration (read or inferred from the tensors of `where`) is within bounds. */
+gboolean sd_clip_config_check (const char *where, const SdClipConfig *c, GError **error);
 
 typedef struct SdClipModel SdClipModel;
 

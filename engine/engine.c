@@ -1,7 +1,9 @@
 /* engine.c: opening an engine on a model and a backend, request defaults, results. */
+#include <float.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "config_fields.h"
 #include "engine_internal.h"
 #include "json_object.h"
 #include "tokenizer_t5.h"
@@ -29,26 +31,31 @@ sd_request_init (SdRequest *q)
   q->use_model_lora = TRUE;
 }
 
-/* T5's padded length: tokenizer_2/tokenizer_config.json's model_max_length when it is at most
- * 512, else FLUX's (512 for dev, 256 for schnell). */
-static int
-t5_length (SdEngine *e)
+/* T5's padded length: tokenizer_2/tokenizer_config.json's model_max_length when it is a whole
+ * number from 1 to 512, else FLUX's (512 for dev, 256 for schnell): transformers writes 1e30 for
+ * "no limit". A file that is not JSON, or a model_max_length that is not a number, is an error. */
+static gboolean
+t5_length (SdEngine *e, int *len, GError **error)
 {
   char *path = g_build_filename (e->files->tokenizers ? e->files->tokenizers : ".", "tokenizer_2",
                                  "tokenizer_config.json", NULL);
-  JsonParser *p = sd_json_object_load (path, NULL);
-  int len = sd_flux_config (e->flux)->guidance_embeds ? SD_T5_MAX_LENGTH_DEV : SD_T5_MAX_LENGTH_SCHNELL;
-  if (p)
+  JsonParser *p = NULL;
+  gboolean ok = TRUE;
+  double v;
+
+  *len = sd_flux_config (e->flux)->guidance_embeds ? SD_T5_MAX_LENGTH_DEV : SD_T5_MAX_LENGTH_SCHNELL;
+  if (g_file_test (path, G_FILE_TEST_EXISTS))
     {
-      JsonObject *o = json_node_get_object (json_parser_get_root (p));
-      JsonNode *n = json_object_get_member (o, "model_max_length");
-      if (n && json_node_get_value_type (n) == G_TYPE_INT64 && json_node_get_int (n) > 0
-          && json_node_get_int (n) <= 512)
-        len = (int) json_node_get_int (n);
-      g_object_unref (p);
+      ok = (p = sd_json_object_load (path, error)) != NULL
+           && sd_config_double (json_node_get_object (json_parser_get_root (p)), path, "model_max_length", 0,
+                                -DBL_MAX, DBL_MAX, &v, error);
+      if (ok && v >= 1 && v <= SD_T5_MAX_LENGTH_DEV && v == (int) v)
+        *len = (int) v;
     }
+  if (p)
+    g_object_unref (p);
   g_free (path);
-  return len;
+  return ok;
 }
 
 SdEngine *
@@ -96,7 +103,8 @@ sd_engine_open (const SdEngineOptions *opts, GError **error)
           e->schedule.shift = 1.0;
         }
     }
-  e->t5_max_length = t5_length (e);
+  if (!t5_length (e, &e->t5_max_length, error))
+    goto fail;
   e->description = g_strdup_printf ("model %s (%s), %s backend", e->files->name,
                                     e->files->single_file ? "single files" : "diffusers folder", e->be->ops->name);
   return e;

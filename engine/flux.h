@@ -1,6 +1,8 @@
 /* flux.h: the FLUX transformer (double- and single-stream blocks) on the backend interface. */
 #pragma once
 
+#include <json-glib/json-glib.h>
+
 #include "backend.h"
 #include "safetensors.h"
 
@@ -17,8 +19,10 @@ typedef struct {
   int hidden;     /* heads * head_dim */
 } SdFluxConfig;
 
-/* Reads a diffusers transformer/config.json. */
+/* Reads a diffusers transformer/config.json; every member is checked for type and range. */
 gboolean sd_flux_config_from_json (const char *path, SdFluxConfig *cfg, GError **error);
+/* The same from its parsed root object; `file` names it in errors. */
+gboolean sd_flux_config_from_object (JsonObject *o, const char *file, SdFluxConfig *cfg, GError **error);
 /* Infers the config of a BFL single file from its tensor shapes (as from_single_file does). */
 gboolean sd_flux_config_from_bfl (SdTensorFile *tf, SdFluxConfig *cfg, GError **error);
 /* True when the file has BFL key names; *prefix gets a key prefix such as "model.diffusion_model.". */

@@ -239,87 +239,14 @@ map_module (SdFlux *f, const char *m, Part *parts, int *n_parts)
   return MAP_OK;
 }
 
-/* PEFT's adapter_config.json: lora_alpha, alpha_pattern, use_rslora (use_dora refused). */
-typedef struct {
-  gboolean present;
-  double alpha;
-  gboolean has_alpha, rslora;
-  JsonParser *parser;
-  JsonObject *alpha_pattern;
-} PeftConfig;
-
-static gboolean
-read_config (const char *path, PeftConfig *pc, GError **error)
-{
-  JsonObject *o;
-  JsonNode *n;
-  pc->parser = sd_json_object_load (path, error);
-  if (!pc->parser)
-    return FALSE;
-  o = json_node_get_object (json_parser_get_root (pc->parser));
-  pc->present = TRUE;
-  if (json_object_has_member (o, "peft_type") && JSON_NODE_HOLDS_VALUE (json_object_get_member (o, "peft_type"))
-      && g_strcmp0 (json_object_get_string_member (o, "peft_type"), "LORA") != 0)
-    {
-      g_set_error (error, SD_ERROR, SD_ERROR_UNSUPPORTED, "%s: peft_type \"%s\" is not LORA", path,
-                   json_object_get_string_member (o, "peft_type"));
-      return FALSE;
-    }
-  if (json_object_has_member (o, "use_dora") && JSON_NODE_HOLDS_VALUE (json_object_get_member (o, "use_dora"))
-      && json_object_get_boolean_member (o, "use_dora"))
-    {
-      g_set_error (error, SD_ERROR, SD_ERROR_UNSUPPORTED, "%s: DoRA adapters (use_dora) are not supported", path);
-      return FALSE;
-    }
-  n = json_object_get_member (o, "lora_alpha");
-  if (n && JSON_NODE_HOLDS_VALUE (n) && (json_node_get_value_type (n) == G_TYPE_INT64
-                                         || json_node_get_value_type (n) == G_TYPE_DOUBLE))
-    {
-      pc->alpha = json_node_get_value_type (n) == G_TYPE_INT64 ? (double) json_node_get_int (n) : json_node_get_double (n);
-      pc->has_alpha = TRUE;
-    }
-  else if (n && !JSON_NODE_HOLDS_NULL (n))
-    {
-      g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "%s: lora_alpha is not a number", path);
-      return FALSE;
-    }
-  n = json_object_get_member (o, "use_rslora");
-  pc->rslora = n && JSON_NODE_HOLDS_VALUE (n) && json_node_get_boolean (n);
-  n = json_object_get_member (o, "alpha_pattern");
-  if (n && JSON_NODE_HOLDS_OBJECT (n))
-    pc->alpha_pattern = json_node_get_object (n);
-  return TRUE;
-}
-
-/* PEFT's matching of a pattern key: the module name equals it or ends with "." + key. */
-static gboolean
-name_matches (const char *module, const char *key)
-{
-  gsize lm = strlen (module), lk = strlen (key);
-  return g_str_equal (module, key) || (lm > lk && module[lm - lk - 1] == '.' && g_str_equal (module + lm - lk, key));
-}
-
+/* The scale of a module: from the adapter config when there is one, else alpha / rank with the
+ * file's own .alpha tensor (the rank without one). */
 static double
-module_scale (const PeftConfig *pc, const Entry *e, const char *module, int rank)
+module_scale (const SdLoraConfig *config, const Entry *e, const char *module, int rank)
 {
-  double alpha = rank;
-  if (pc->present)
-    {
-      if (pc->has_alpha)
-        alpha = pc->alpha;
-      if (pc->alpha_pattern)
-        {
-          GList *keys = json_object_get_members (pc->alpha_pattern), *k;
-          for (k = keys; k; k = k->next)
-            if (name_matches (module, k->data))
-              alpha = json_object_get_double_member (pc->alpha_pattern, k->data);
-          g_list_free (keys);
-        }
-      return pc->rslora ? alpha / sqrt ((double) rank) : alpha / rank;
-    }
-  if (e->has_alpha)
-    alpha = e->alpha;
-  return alpha / rank;
+  if (config)
+    return sd_lora_config_scale (config, module, rank);
+  return (e->has_alpha ? e->alpha : rank) / rank;
 }
 
 /* Splits "<prefix><module>.<suffix>" into the module and the kind of tensor (0 A, 1 B, 2 alpha). */
@@ -453,11 +380,15 @@ read_entries (SdTensorFile *tf, GString *unknown, int *n_unknown, gboolean *peft
       if (kind == 2)
         {
           float *v = t->n_elements == 1 ? sd_tensor_to_f32 (t, error) : NULL;
-          if (!v)
+          if (!v || !(fabsf (v[0]) <= SD_LORA_MAX_ALPHA))
             {
-              if (t->n_elements != 1)
+              if (!v || t->n_elements != 1)
                 g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "%s: alpha tensor %s is not a single number",
                              sd_tensors_path (tf), t->name);
+              else
+                g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "%s: alpha tensor %s is %g; it must be from %g to %g",
+                             sd_tensors_path (tf), t->name, v[0], -SD_LORA_MAX_ALPHA, SD_LORA_MAX_ALPHA);
+              g_free (v);
               g_free (m);
               g_hash_table_destroy (mods);
               return NULL;
@@ -501,28 +432,20 @@ cmp_str (gconstpointer a, gconstpointer b)
 }
 
 SdLora *
-sd_lora_load (SdFlux *flux, const char *path, GError **error)
+sd_lora_from_tensors (SdFlux *flux, SdTensorFile *tf, const SdLoraConfig *config, GError **error)
 {
+  const char *file = sd_tensors_path (tf);
   SdLora *lora = NULL;
-  SdTensorFile *tf = NULL;
-  PeftConfig pc = { 0 };
   GHashTable *mods = NULL;
   GString *unknown = g_string_new (NULL), *bad = g_string_new (NULL), *cond = g_string_new (NULL);
   int n_unknown = 0, n_bad = 0, n_cond = 0;
-  char *file = NULL, *config = NULL;
   gboolean peft_keys;
   GPtrArray *names = NULL;
   guint i;
 
-  if (!resolve (path, &file, &config, error))
-    goto out;
-  if (config && !read_config (config, &pc, error))
-    goto out;
-  if (!(tf = sd_tensors_open (file, error)))
-    goto out;
   if (!(mods = read_entries (tf, unknown, &n_unknown, &peft_keys, error)))
     goto out;
-  if (peft_keys && !pc.present)
+  if (peft_keys && !config)
     {
       g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,
                    "%s: PEFT keys (base_model.model.) but no adapter_config.json beside it (it holds lora_alpha)", file);
@@ -574,7 +497,7 @@ sd_lora_load (SdFlux *flux, const char *path, GError **error)
         }
       for (p = 0; p < n_parts; p++)
         total_out += parts[p].out;
-      rank = e->a->ndim == 2 ? (int) e->a->shape[0] : 0;
+      rank = e->a->ndim == 2 && e->a->shape[0] <= SD_LORA_MAX_RANK ? (int) e->a->shape[0] : 0;
       if (e->a->ndim != 2 || e->b->ndim != 2 || rank < 1 || e->a->shape[1] != parts[0].in || e->b->shape[0] != total_out
           || e->b->shape[1] != rank)
         {
@@ -598,7 +521,7 @@ sd_lora_load (SdFlux *flux, const char *path, GError **error)
           l->out = parts[p].out;
           l->col0 = parts[p].col0;
           l->qkv = parts[p].qkv;
-          l->scale = (float) module_scale (&pc, e, m, rank);
+          l->scale = (float) module_scale (config, e, m, rank);
           g_ptr_array_add (lora->layers, l);
           if (!(l->a = sd_weight_load1 (tf, flux->be, e->a_key, rank, parts[p].in, error))
               || !(l->b = sd_weight_load (tf, flux->be, &bp, 1, parts[p].out, rank, error)))
@@ -646,14 +569,27 @@ out:
     g_ptr_array_free (names, TRUE);
   if (mods)
     g_hash_table_destroy (mods);
-  if (tf)
-    sd_tensors_close (tf);
-  if (pc.parser)
-    g_object_unref (pc.parser);
   g_string_free (unknown, TRUE);
   g_string_free (bad, TRUE);
   g_string_free (cond, TRUE);
+  return lora;
+}
+
+SdLora *
+sd_lora_load (SdFlux *flux, const char *path, GError **error)
+{
+  SdLoraConfig *config = NULL;
+  SdTensorFile *tf = NULL;
+  SdLora *lora = NULL;
+  char *file, *config_path;
+
+  if (resolve (path, &file, &config_path, error) && (!config_path || (config = sd_lora_config_load (config_path, error)))
+      && (tf = sd_tensors_open (file, error)))
+    lora = sd_lora_from_tensors (flux, tf, config, error);
+  if (tf)
+    sd_tensors_close (tf);
+  sd_lora_config_free (config);
   g_free (file);
-  g_free (config);
+  g_free (config_path);
   return lora;
 }

@@ -3,6 +3,7 @@
 #include <json-glib/json-glib.h>
 #include <math.h>
 
+#include "config_fields.h"
 #include "json_object.h"
 #include "sampler.h"
 #include "scaledit.h"
@@ -18,41 +19,40 @@ sd_schedule_init_dev (SdSchedule *s)
   s->shift = 3.0;
 }
 
-static double
-num (JsonObject *o, const char *key, double def)
+gboolean
+sd_schedule_from_object (JsonObject *o, const char *file, SdSchedule *s, GError **error)
 {
-  JsonNode *n = json_object_get_member (o, key);
-  if (!n || !JSON_NODE_HOLDS_VALUE (n))
-    return def;
-  return json_node_get_value_type (n) == G_TYPE_BOOLEAN ? json_node_get_boolean (n) : json_node_get_double (n);
+  sd_schedule_init_dev (s);
+  if (!sd_config_bool (o, file, "use_dynamic_shifting", s->dynamic_shift, &s->dynamic_shift, error)
+      || !sd_config_double (o, file, "base_shift", s->base_shift, -SD_SCHEDULE_MAX_SHIFT, SD_SCHEDULE_MAX_SHIFT,
+                            &s->base_shift, error)
+      || !sd_config_double (o, file, "max_shift", s->max_shift, -SD_SCHEDULE_MAX_SHIFT, SD_SCHEDULE_MAX_SHIFT,
+                            &s->max_shift, error)
+      || !sd_config_int (o, file, "base_image_seq_len", s->base_seq_len, 1, SD_SCHEDULE_MAX_SEQ_LEN,
+                         &s->base_seq_len, error)
+      || !sd_config_int (o, file, "max_image_seq_len", s->max_seq_len, 1, SD_SCHEDULE_MAX_SEQ_LEN,
+                         &s->max_seq_len, error)
+      || !sd_config_double (o, file, "shift", s->shift, 1e-6, SD_SCHEDULE_MAX_SHIFT, &s->shift, error))
+    return FALSE;
+  if (s->max_seq_len == s->base_seq_len)
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,
+                   "%s: base_image_seq_len and max_image_seq_len must differ (both are %d)", file, s->base_seq_len);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 gboolean
 sd_schedule_from_json (const char *path, SdSchedule *s, GError **error)
 {
   JsonParser *p;
-  JsonObject *o;
-  gboolean ok = FALSE;
+  gboolean ok;
 
   sd_schedule_init_dev (s);
-  p = sd_json_object_load (path, error);
-  if (!p)
+  if (!(p = sd_json_object_load (path, error)))
     return FALSE;
-  o = json_node_get_object (json_parser_get_root (p));
-  s->dynamic_shift = num (o, "use_dynamic_shifting", s->dynamic_shift) != 0;
-  s->base_shift = num (o, "base_shift", s->base_shift);
-  s->max_shift = num (o, "max_shift", s->max_shift);
-  s->base_seq_len = (int) num (o, "base_image_seq_len", s->base_seq_len);
-  s->max_seq_len = (int) num (o, "max_image_seq_len", s->max_seq_len);
-  s->shift = num (o, "shift", s->shift);
-  if (s->max_seq_len == s->base_seq_len || s->shift <= 0)
-    {
-      g_set_error (error, SD_ERROR, SD_ERROR_MODEL, "%s: base and max image sequence lengths must differ and shift be > 0",
-                   path);
-      goto out;
-    }
-  ok = TRUE;
-out:
+  ok = sd_schedule_from_object (json_node_get_object (json_parser_get_root (p)), path, s, error);
   g_object_unref (p);
   return ok;
 }
@@ -60,7 +60,7 @@ out:
 double
 sd_schedule_mu (const SdSchedule *s, int image_tokens)
 {
-  double m = (s->max_shift - s->base_shift) / (s->max_seq_len - s->base_seq_len);
+  double m = (s->max_shift - s->base_shift) / ((double) s->max_seq_len - s->base_seq_len);
   double b = s->base_shift - m * s->base_seq_len;
   return image_tokens * m + b;
 }
@@ -76,7 +76,11 @@ sd_schedule_sigmas (const SdSchedule *s, int steps, double mu, float *sigmas)
       double t = (float) lin;
       double shifted;
       if (s->dynamic_shift)
-        shifted = exp (mu) / (exp (mu) + (1.0 / t - 1.0));
+        {
+          /* exp(mu) as a finite positive number: beyond +-700 the quotient is already 1 or 0 */
+          double e = exp (CLAMP (mu, -700.0, 700.0));
+          shifted = e / (e + (1.0 / t - 1.0));
+        }
       else
         shifted = s->shift * t / (1.0 + (s->shift - 1.0) * t);
       sigmas[i] = (float) shifted;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 #include "backend.h"
 
@@ -15,8 +16,16 @@ typedef struct {
 
 /* FLUX.1-dev's defaults (dynamic shift 0.5 .. 1.15 over 256 .. 4096 tokens). */
 void sd_schedule_init_dev (SdSchedule *s);
-/* Reads scheduler/scheduler_config.json; missing keys keep the dev defaults. */
+/* Bounds of scheduler_config.json's members: |base_shift|, |max_shift| and shift, and the image
+ * sequence lengths (16M tokens: a 65536² picture). */
+#define SD_SCHEDULE_MAX_SHIFT 100.0
+#define SD_SCHEDULE_MAX_SEQ_LEN (1 << 24)
+
+/* Reads scheduler/scheduler_config.json; missing keys keep the dev defaults, and every member is
+ * checked for type and range. */
 gboolean sd_schedule_from_json (const char *path, SdSchedule *s, GError **error);
+/* The same from its parsed root object; `file` names it in errors. */
+gboolean sd_schedule_from_object (JsonObject *o, const char *file, SdSchedule *s, GError **error);
 
 /* mu for an image of `image_tokens` tokens: the line through (base_seq_len, base_shift) and
  * (max_seq_len, max_shift), not clamped. */

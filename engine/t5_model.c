@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "config_fields.h"
 #include "scaledit.h"
 #include "t5_model.h"
 #include "text_encoder_io.h"
@@ -23,6 +24,8 @@ struct SdT5Model {
 
 /* The anchor that finds the key prefix ("encoder." in both common layouts). */
 #define REL_BIAS "block.0.layer.0.SelfAttention.relative_attention_bias.weight"
+/* The tensor that shows layer %d is there. */
+#define LAYER_ANCHOR "block.%d.layer.0.SelfAttention.q.weight"
 
 int
 sd_t5_relative_bucket (int delta, int num_buckets, int max_distance)
@@ -78,71 +81,26 @@ infer_config (SdEncoderFiles *f, const SdTensorInfo *embed, SdT5Config *c, GErro
                    sd_tensors_path (f->tf), f->prefix);
       return FALSE;
     }
-  for (;;)
+  while (n <= SD_CONFIG_MAX_LAYERS)
     {
-      char *name = g_strdup_printf ("block.%d.layer.0.SelfAttention.q.weight", n);
+      char *name = g_strdup_printf (LAYER_ANCHOR, n);
       gboolean found = sd_encoder_find (f, name) != NULL;
       g_free (name);
       if (!found)
         break;
       n++;
     }
-  c->vocab_size = embed->ndim == 2 ? (int) embed->shape[0] : 0;
-  c->d_model = embed->ndim == 2 ? (int) embed->shape[1] : 0;
-  c->num_buckets = bias->ndim == 2 ? (int) bias->shape[0] : 0;
-  c->num_heads = bias->ndim == 2 ? (int) bias->shape[1] : 0;
-  c->d_kv = q && q->ndim == 2 && c->num_heads > 0 ? (int) (q->shape[0] / c->num_heads) : 64;
-  c->d_ff = wi->ndim == 2 ? (int) wi->shape[0] : 0;
+  c->vocab_size = embed->ndim == 2 ? sd_encoder_shape_int (embed, 0) : 0;
+  c->d_model = embed->ndim == 2 ? sd_encoder_shape_int (embed, 1) : 0;
+  c->num_buckets = bias->ndim == 2 ? sd_encoder_shape_int (bias, 0) : 0;
+  c->num_heads = bias->ndim == 2 ? sd_encoder_shape_int (bias, 1) : 0;
+  c->d_kv = q && q->ndim == 2 && c->num_heads > 0 && q->shape[0] / c->num_heads <= G_MAXINT
+              ? (int) (q->shape[0] / c->num_heads) : 64;
+  c->d_ff = wi->ndim == 2 ? sd_encoder_shape_int (wi, 0) : 0;
   c->num_layers = n;
   c->max_distance = 128;
   c->layer_norm_eps = 1e-6f;
   c->act = SD_ACT_GELU_TANH;
-  return TRUE;
-}
-
-static gboolean
-read_config (SdEncoderFiles *f, SdT5Config *c, GError **error)
-{
-  const char *proj = sd_encoder_config_string (f, "feed_forward_proj", "relu");
-  const char *act;
-
-  c->vocab_size = sd_encoder_config_int (f, "vocab_size", 32128);
-  c->d_model = sd_encoder_config_int (f, "d_model", 512);
-  c->d_kv = sd_encoder_config_int (f, "d_kv", 64);
-  c->d_ff = sd_encoder_config_int (f, "d_ff", 2048);
-  c->num_layers = sd_encoder_config_int (f, "num_layers", 6);
-  c->num_heads = sd_encoder_config_int (f, "num_heads", 8);
-  c->num_buckets = sd_encoder_config_int (f, "relative_attention_num_buckets", 32);
-  c->max_distance = sd_encoder_config_int (f, "relative_attention_max_distance", 128);
-  c->layer_norm_eps = sd_encoder_config_double (f, "layer_norm_epsilon", 1e-6);
-  /* "gated-gelu" means gelu_new on the gated branch (transformers' T5Config). */
-  if (!g_str_has_prefix (proj, "gated-"))
-    {
-      g_set_error (error, SD_ERROR, SD_ERROR_UNSUPPORTED,
-                   "%s: feed_forward_proj \"%s\" is not supported: only gated feed-forwards "
-                   "(T5 v1.1, as FLUX's T5-XXL) are", f->config_path, proj);
-      return FALSE;
-    }
-  act = proj + strlen ("gated-");
-  if (g_str_equal (act, "gelu"))
-    act = "gelu_new";
-  return sd_encoder_activation (f, "feed_forward_proj", act, &c->act, error);
-}
-
-static gboolean
-check_config (SdEncoderFiles *f, const SdT5Config *c, GError **error)
-{
-  if (c->vocab_size <= 0 || c->d_model <= 0 || c->d_kv <= 0 || c->d_ff <= 0 || c->num_layers <= 0
-      || c->num_heads <= 0 || c->num_buckets < 4 || c->max_distance <= c->num_buckets / 4)
-    {
-      g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
-                   "%s: unusable T5 configuration (vocab %d, d_model %d, d_kv %d, d_ff %d, %d layers, "
-                   "%d heads, %d buckets, max distance %d)",
-                   f->config_path ? f->config_path : sd_tensors_path (f->tf), c->vocab_size,
-                   c->d_model, c->d_kv, c->d_ff, c->num_layers, c->num_heads, c->num_buckets,
-                   c->max_distance);
-      return FALSE;
-    }
   return TRUE;
 }
 
@@ -182,6 +140,7 @@ sd_t5_load (SdBackend *be, const char *path, GError **error)
   SdT5Model *m = g_new0 (SdT5Model, 1);
   SdT5Config *c = &m->cfg;
   const SdTensorInfo *bias;
+  gboolean ok;
   int i;
 
   m->files = sd_encoder_files_open (be, path, "text_encoder_2", REL_BIAS, "T5 encoder", error);
@@ -196,13 +155,11 @@ sd_t5_load (SdBackend *be, const char *path, GError **error)
       goto fail;
     }
   if (m->files->config)
-    {
-      if (!read_config (m->files, c, error))
-        goto fail;
-    }
-  else if (!infer_config (m->files, m->embed, c, error))
-    goto fail;
-  if (!check_config (m->files, c, error))
+    ok = sd_t5_config_from_object (m->files->config, m->files->config_path, c, error);
+  else
+    ok = infer_config (m->files, m->embed, c, error) && sd_t5_config_check (sd_tensors_path (m->files->tf), c, error);
+  /* every layer the config declares must be in the weights before any is allocated */
+  if (!ok || !sd_encoder_check_layers (m->files, c->num_layers, LAYER_ANCHOR, error))
     goto fail;
 
   sd_encoder_check_table (m->files, m->embed, "shared.weight", c->vocab_size, c->d_model);

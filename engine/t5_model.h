@@ -2,6 +2,8 @@
  * relative position bias from the first layer, RMS norms, gated-GELU feed-forward. */
 #pragma once
 
+#include <json-glib/json-glib.h>
+
 #include "backend.h"
 #include "component.h"
 
@@ -13,6 +15,12 @@ typedef struct {
   float layer_norm_eps;
   SdAct act; /* of the gated feed-forward's wi_0 branch */
 } SdT5Config;
+
+/* Reads a parsed text_encoder_2/config.json (T5Config's defaults for missing members); every
+ * member is checked for type and range. `file` names it in errors. */
+gboolean sd_t5_config_from_object (JsonObject *o, const char *file, SdT5Config *c, GError **error);
+/* Checks that a configuration (read or inferred from the tensors of `where`) is within bounds. */
+gboolean sd_t5_config_check (const char *where, const SdT5Config *c, GError **error);
 
 typedef struct SdT5Model SdT5Model;
 

@@ -149,76 +149,28 @@ sd_encoder_files_free (SdEncoderFiles *f)
   g_free (f);
 }
 
-static JsonNode *
-config_value (SdEncoderFiles *f, const char *key)
+int
+sd_encoder_shape_int (const SdTensorInfo *t, int axis)
 {
-  JsonNode *node;
-  if (!f->config || !json_object_has_member (f->config, key))
-    return NULL;
-  node = json_object_get_member (f->config, key);
-  return JSON_NODE_HOLDS_VALUE (node) ? node : NULL;
-}
-
-gint64
-sd_encoder_config_int (SdEncoderFiles *f, const char *key, gint64 def)
-{
-  JsonNode *node = config_value (f, key);
-  if (!node)
-    return def;
-  if (json_node_get_value_type (node) == G_TYPE_INT64)
-    return json_node_get_int (node);
-  if (json_node_get_value_type (node) == G_TYPE_DOUBLE)
-    return (gint64) json_node_get_double (node);
-  return def;
-}
-
-double
-sd_encoder_config_double (SdEncoderFiles *f, const char *key, double def)
-{
-  JsonNode *node = config_value (f, key);
-  if (!node)
-    return def;
-  if (json_node_get_value_type (node) == G_TYPE_DOUBLE)
-    return json_node_get_double (node);
-  if (json_node_get_value_type (node) == G_TYPE_INT64)
-    return (double) json_node_get_int (node);
-  return def;
-}
-
-const char *
-sd_encoder_config_string (SdEncoderFiles *f, const char *key, const char *def)
-{
-  JsonNode *node = config_value (f, key);
-  if (!node || json_node_get_value_type (node) != G_TYPE_STRING)
-    return def;
-  return json_node_get_string (node);
+  return t->shape[axis] <= G_MAXINT ? (int) t->shape[axis] : -1;
 }
 
 gboolean
-sd_encoder_activation (SdEncoderFiles *f, const char *key, const char *name, SdAct *act, GError **error)
+sd_encoder_check_layers (SdEncoderFiles *f, int n, const char *anchor_format, GError **error)
 {
-  static const struct {
-    const char *name;
-    SdAct act;
-  } acts[] = {
-    { "quick_gelu", SD_ACT_QUICK_GELU },
-    { "gelu", SD_ACT_GELU_ERF },
-    { "gelu_new", SD_ACT_GELU_TANH },
-    { "gelu_pytorch_tanh", SD_ACT_GELU_TANH },
-    { "gelu_fast", SD_ACT_GELU_TANH },
-    { "silu", SD_ACT_SILU },
-    { "swish", SD_ACT_SILU },
-  };
-  gsize i;
-  for (i = 0; i < G_N_ELEMENTS (acts); i++)
-    if (g_str_equal (name, acts[i].name))
-      {
-        *act = acts[i].act;
-        return TRUE;
-      }
-  g_set_error (error, SD_ERROR, SD_ERROR_UNSUPPORTED, "%s: %s \"%s\" is not supported",
-               f->config_path ? f->config_path : sd_tensors_path (f->tf), key, name);
-  return FALSE;
+  int i;
+  for (i = 0; i < n; i++)
+    {
+      char *name = g_strdup_printf (anchor_format, i);
+      gboolean found = sd_encoder_find (f, name) != NULL;
+      if (!found)
+        g_set_error (error, SD_ERROR, SD_ERROR_MODEL, "%s: %s declares %d layers, but tensor \"%s%s\" is missing",
+                     sd_tensors_path (f->tf), f->config_path ? f->config_path : "the config", n, f->prefix, name);
+      g_free (name);
+      if (!found)
+        return FALSE;
+    }
+  return TRUE;
 }
 
 const SdTensorInfo *

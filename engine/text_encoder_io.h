@@ -30,14 +30,12 @@ SdEncoderFiles *sd_encoder_files_open (SdBackend *be, const char *path, const ch
 /* Releases every loaded buffer and closes the files. */
 void sd_encoder_files_free (SdEncoderFiles *f);
 
-/* config.json members (defaults when absent or for a single file). */
-gint64 sd_encoder_config_int (SdEncoderFiles *f, const char *key, gint64 def);
-double sd_encoder_config_double (SdEncoderFiles *f, const char *key, double def);
-const char *sd_encoder_config_string (SdEncoderFiles *f, const char *key, const char *def);
-/* The activation named by a transformers hidden_act string; FALSE (with error naming `key` and
- * the config file) for one the backend has not. */
-gboolean sd_encoder_activation (SdEncoderFiles *f, const char *key, const char *name, SdAct *act,
-                                GError **error);
+/* Dimension `axis` of a tensor shape as an int, or -1 when it does not fit one (the config
+ * checks then refuse it). */
+int sd_encoder_shape_int (const SdTensorInfo *t, int axis);
+/* Checks, before any layer is allocated, that layers 0 .. n-1 are in the weights: the tensor
+ * prefix + anchor_format (with %d for the layer) of each; SD_ERROR_MODEL naming the first missing. */
+gboolean sd_encoder_check_layers (SdEncoderFiles *f, int n, const char *anchor_format, GError **error);
 
 /* Tensor prefix + name, or NULL. */
 const SdTensorInfo *sd_encoder_find (SdEncoderFiles *f, const char *name);

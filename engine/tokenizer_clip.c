@@ -54,20 +54,12 @@ init_byte_text (SdClipTokenizer *tok)
 }
 
 static gboolean
-load_vocab (SdClipTokenizer *tok, const char *path, GError **error)
+load_vocab (SdClipTokenizer *tok, JsonObject *obj, const char *name, GError **error)
 {
-  g_autoptr (JsonParser) parser = sd_json_object_load (path, error);
-  JsonObject *obj;
   JsonObjectIter iter;
   const char *key;
   JsonNode *value;
 
-  if (!parser)
-    {
-      g_prefix_error (error, "CLIP vocabulary: ");
-      return FALSE;
-    }
-  obj = json_node_get_object (json_parser_get_root (parser));
   json_object_iter_init (&iter, obj);
   while (json_object_iter_next (&iter, &key, &value))
     {
@@ -76,7 +68,7 @@ load_vocab (SdClipTokenizer *tok, const char *path, GError **error)
           || (id = json_node_get_int (value)) < 0 || id >= G_MAXINT32)
         {
           g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,
-                       "CLIP vocabulary %s: token \"%s\" has no valid id", path, key);
+                       "CLIP vocabulary %s: token \"%s\" has no valid id", name, key);
           return FALSE;
         }
       g_hash_table_insert (tok->vocab, g_strdup (key), GINT_TO_POINTER ((int) id + 1));
@@ -85,23 +77,18 @@ load_vocab (SdClipTokenizer *tok, const char *path, GError **error)
 }
 
 static gboolean
-load_merges (SdClipTokenizer *tok, const char *path, GError **error)
+load_merges (SdClipTokenizer *tok, const char *text, gsize len, const char *name, GError **error)
 {
   g_autofree char *contents = NULL;
-  g_autoptr (GError) local = NULL;
   g_auto (GStrv) lines = NULL;
-  gsize len, i, n;
+  gsize i, n;
 
-  if (!g_file_get_contents (path, &contents, &len, &local))
+  if (!g_utf8_validate_len (text, len, NULL))
     {
-      g_set_error (error, SD_ERROR, SD_ERROR_IO, "CLIP merges %s", local->message);
+      g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "CLIP merges %s: not UTF-8 text", name);
       return FALSE;
     }
-  if (!g_utf8_validate_len (contents, len, NULL))
-    {
-      g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "CLIP merges %s: not UTF-8 text", path);
-      return FALSE;
-    }
+  contents = g_strndup (text, len);
   g_strstrip (contents);
   lines = g_strsplit (contents, "\n", -1);
   n = g_strv_length (lines);
@@ -117,8 +104,7 @@ load_merges (SdClipTokenizer *tok, const char *path, GError **error)
       if (n_fields != 2)
         {
           g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,
-                       "CLIP merges %s: line %" G_GSIZE_FORMAT " is not a pair of symbols", path,
-                       i + 1);
+                       "CLIP merges %s: line %" G_GSIZE_FORMAT " is not a pair of symbols", name, i + 1);
           return FALSE;
         }
       g_hash_table_insert (tok->ranks, g_strdup_printf ("%s %s", pair[0], pair[1]),
@@ -127,23 +113,28 @@ load_merges (SdClipTokenizer *tok, const char *path, GError **error)
   return TRUE;
 }
 
-/* Looks up special token `key` (its text from the config, or fallback) in the vocabulary. */
+/* Looks up special token `key` (its text, or fallback when NULL) in the vocabulary. */
 static gboolean
-special_id (SdClipTokenizer *tok, const char *dir, const char *key, const char *fallback,
-            const char *vocab_path, gint32 *id, GError **error)
+special_id (SdClipTokenizer *tok, const char *text, const char *key, const char *fallback,
+            const char *vocab_name, gint32 *id, GError **error)
 {
-  g_autofree char *text = sd_tokenizer_special_token (dir, key, fallback, error);
   Special sp;
 
   if (!text)
-    return FALSE;
+    text = fallback;
+  /* an empty text would match before every character, forever */
+  if (!*text)
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "CLIP tokenizer: special token %s is empty", key);
+      return FALSE;
+    }
   if (!vocab_lookup (tok, text, id))
     {
       g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "CLIP vocabulary %s has no %s \"%s\"",
-                   vocab_path, key, text);
+                   vocab_name, key, text);
       return FALSE;
     }
-  sp.text = g_steal_pointer (&text);
+  sp.text = g_strdup (text);
   sp.id = *id;
   g_array_append_val (tok->specials, sp);
   return TRUE;
@@ -156,29 +147,59 @@ clear_special (gpointer p)
 }
 
 SdClipTokenizer *
-sd_clip_tokenizer_load (const char *dir, GError **error)
+sd_clip_tokenizer_new (JsonObject *vocab, const char *vocab_name, const char *merges, gsize merges_len,
+                       const char *merges_name, const SdClipSpecialTokens *specials, GError **error)
 {
   g_autoptr (SdClipTokenizer) tok = g_new0 (SdClipTokenizer, 1);
-  g_autofree char *vocab_path = g_build_filename (dir, "vocab.json", NULL);
-  g_autofree char *merges_path = g_build_filename (dir, "merges.txt", NULL);
 
   tok->vocab = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   tok->ranks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   tok->specials = g_array_new (FALSE, FALSE, sizeof (Special));
   g_array_set_clear_func (tok->specials, clear_special);
   init_byte_text (tok);
-  if (!load_vocab (tok, vocab_path, error) || !load_merges (tok, merges_path, error))
+  if (!load_vocab (tok, vocab, vocab_name, error) || !load_merges (tok, merges, merges_len, merges_name, error))
     return NULL;
-  if (!special_id (tok, dir, "bos_token", "<|startoftext|>", vocab_path, &tok->bos_id, error)
-      || !special_id (tok, dir, "eos_token", "<|endoftext|>", vocab_path, &tok->eos_id, error)
-      || !special_id (tok, dir, "unk_token", "<|endoftext|>", vocab_path, &tok->unk_id, error)
-      || !special_id (tok, dir, "pad_token", "<|endoftext|>", vocab_path, &tok->pad_id, error))
+  if (!special_id (tok, specials->bos, "bos_token", "<|startoftext|>", vocab_name, &tok->bos_id, error)
+      || !special_id (tok, specials->eos, "eos_token", "<|endoftext|>", vocab_name, &tok->eos_id, error)
+      || !special_id (tok, specials->unk, "unk_token", "<|endoftext|>", vocab_name, &tok->unk_id, error)
+      || !special_id (tok, specials->pad, "pad_token", "<|endoftext|>", vocab_name, &tok->pad_id, error))
     return NULL;
   if (!vocab_lookup (tok, "<|startoftext|>", &tok->sot_id))
     tok->sot_id = tok->unk_id;
   if (!vocab_lookup (tok, "<|endoftext|>", &tok->eot_id))
     tok->eot_id = tok->unk_id;
   return g_steal_pointer (&tok);
+}
+
+SdClipTokenizer *
+sd_clip_tokenizer_load (const char *dir, GError **error)
+{
+  g_autofree char *vocab_path = g_build_filename (dir, "vocab.json", NULL);
+  g_autofree char *merges_path = g_build_filename (dir, "merges.txt", NULL);
+  g_autofree char *merges = NULL, *bos = NULL, *eos = NULL, *unk = NULL, *pad = NULL;
+  g_autoptr (JsonParser) vocab = NULL;
+  g_autoptr (GError) local = NULL;
+  SdClipSpecialTokens specials;
+  gsize merges_len;
+
+  if (!(vocab = sd_json_object_load (vocab_path, error)))
+    {
+      g_prefix_error (error, "CLIP vocabulary: ");
+      return NULL;
+    }
+  if (!g_file_get_contents (merges_path, &merges, &merges_len, &local))
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_IO, "CLIP merges %s", local->message);
+      return NULL;
+    }
+  if (!(bos = sd_tokenizer_special_token (dir, "bos_token", "<|startoftext|>", error))
+      || !(eos = sd_tokenizer_special_token (dir, "eos_token", "<|endoftext|>", error))
+      || !(unk = sd_tokenizer_special_token (dir, "unk_token", "<|endoftext|>", error))
+      || !(pad = sd_tokenizer_special_token (dir, "pad_token", "<|endoftext|>", error)))
+    return NULL;
+  specials = (SdClipSpecialTokens) { bos, eos, unk, pad };
+  return sd_clip_tokenizer_new (json_node_get_object (json_parser_get_root (vocab)), vocab_path, merges,
+                                merges_len, merges_path, &specials, error);
 }
 
 void

@@ -2,6 +2,7 @@
  * T5TokenizerFast: added tokens split off the raw text, each remaining part normalized
  * (Precompiled, Replace, Strip), pre-tokenized (WhitespaceSplit, Metaspace), segmented by the
  * Unigram model, then framed by the TemplateProcessing post-processor, truncated and padded. */
+#include <math.h>
 #include <string.h>
 
 #include <json-glib/json-glib.h>
@@ -298,9 +299,10 @@ load_model (SdT5Tokenizer *tok, JsonObject *model, GError **error)
           || !JSON_NODE_HOLDS_VALUE (piece = json_array_get_element (pair, 0))
           || json_node_get_value_type (piece) != G_TYPE_STRING
           || !JSON_NODE_HOLDS_VALUE (score = json_array_get_element (pair, 1))
-          || ((st = json_node_get_value_type (score)) != G_TYPE_DOUBLE && st != G_TYPE_INT64))
+          || ((st = json_node_get_value_type (score)) != G_TYPE_DOUBLE && st != G_TYPE_INT64)
+          || !isfinite (json_node_get_double (score)))
         {
-          g_autofree char *what = g_strdup_printf ("vocab entry %u is not a [piece, score] pair", i);
+          g_autofree char *what = g_strdup_printf ("vocab entry %u is not a [piece, finite score] pair", i);
           return bad (error, tok->path, what);
         }
       sd_unigram_add (tok->model, json_node_get_string (piece), json_node_get_double (score));
@@ -380,7 +382,12 @@ load_post_processor (SdT5Tokenizer *tok, JsonNode *node, GError **error)
         return bad (error, tok->path, "a template item is neither the sequence nor a known special token");
       for (j = 0; j < json_array_get_length (ids); j++)
         {
-          gint32 id = json_array_get_int_element (ids, j);
+          JsonNode *n = json_array_get_element (ids, j);
+          gint32 id;
+          if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_INT64 || json_node_get_int (n) < 0
+              || json_node_get_int (n) > G_MAXINT32)
+            return bad (error, tok->path, "a special token of the template has an id that is not a token id");
+          id = (gint32) json_node_get_int (n);
           g_array_append_val (seen_a ? tok->suffix : tok->prefix, id);
         }
     }
@@ -400,15 +407,11 @@ token_id (SdT5Tokenizer *tok, const char *text)
 }
 
 SdT5Tokenizer *
-sd_t5_tokenizer_load (const char *path, GError **error)
+sd_t5_tokenizer_new (JsonObject *root, const char *name, const char *pad_token, GError **error)
 {
   g_autoptr (SdT5Tokenizer) tok = g_new0 (SdT5Tokenizer, 1);
-  g_autoptr (JsonParser) parser = NULL;
-  g_autofree char *dir = NULL, *pad = NULL;
-  JsonObject *obj;
 
-  tok->path = g_file_test (path, G_FILE_TEST_IS_DIR) ? g_build_filename (path, "tokenizer.json", NULL)
-                                                      : g_strdup (path);
+  tok->path = g_strdup (name);
   tok->norms = g_array_new (FALSE, TRUE, sizeof (Norm));
   g_array_set_clear_func (tok->norms, clear_norm);
   tok->pres = g_array_new (FALSE, TRUE, sizeof (Pre));
@@ -418,30 +421,37 @@ sd_t5_tokenizer_load (const char *path, GError **error)
   tok->prefix = g_array_new (FALSE, FALSE, sizeof (gint32));
   tok->suffix = g_array_new (FALSE, FALSE, sizeof (gint32));
 
-  parser = sd_json_object_load (tok->path, error);
+  if (!load_model (tok, get_object (root, "model"), error)
+      || !load_added_tokens (tok, get_array (root, "added_tokens"), error)
+      || !load_normalizer (tok, json_object_get_member (root, "normalizer"), error)
+      || !load_pre_tokenizer (tok, json_object_get_member (root, "pre_tokenizer"), error)
+      || !load_post_processor (tok, json_object_get_member (root, "post_processor"), error))
+    return NULL;
+  if (!*pad_token || (tok->pad_id = token_id (tok, pad_token)) < 0)
+    {
+      g_autofree char *what = g_strdup_printf ("the padding token \"%s\" is not in the vocabulary", pad_token);
+      bad (error, tok->path, what);
+      return NULL;
+    }
+  return g_steal_pointer (&tok);
+}
+
+SdT5Tokenizer *
+sd_t5_tokenizer_load (const char *path, GError **error)
+{
+  g_autofree char *file = g_file_test (path, G_FILE_TEST_IS_DIR) ? g_build_filename (path, "tokenizer.json", NULL)
+                                                                   : g_strdup (path);
+  g_autofree char *dir = g_path_get_dirname (file), *pad = NULL;
+  g_autoptr (JsonParser) parser = sd_json_object_load (file, error);
+
   if (!parser)
     {
       g_prefix_error (error, "T5 tokenizer: ");
       return NULL;
     }
-  obj = json_node_get_object (json_parser_get_root (parser));
-  if (!load_model (tok, get_object (obj, "model"), error)
-      || !load_added_tokens (tok, get_array (obj, "added_tokens"), error)
-      || !load_normalizer (tok, json_object_get_member (obj, "normalizer"), error)
-      || !load_pre_tokenizer (tok, json_object_get_member (obj, "pre_tokenizer"), error)
-      || !load_post_processor (tok, json_object_get_member (obj, "post_processor"), error))
-    return NULL;
-
-  dir = g_path_get_dirname (tok->path);
   if (!(pad = sd_tokenizer_special_token (dir, "pad_token", "<pad>", error)))
     return NULL;
-  if ((tok->pad_id = token_id (tok, pad)) < 0)
-    {
-      g_autofree char *what = g_strdup_printf ("the padding token \"%s\" is not in the vocabulary", pad);
-      bad (error, tok->path, what);
-      return NULL;
-    }
-  return g_steal_pointer (&tok);
+  return sd_t5_tokenizer_new (json_node_get_object (json_parser_get_root (parser)), file, pad, error);
 }
 
 /* ---- encoding ---- */

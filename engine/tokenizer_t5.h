@@ -3,6 +3,8 @@
  * WhitespaceSplit + Metaspace pre-tokenizer, the Unigram model and the </s> template. */
 #pragma once
 
+#include <json-glib/json-glib.h>
+
 #include "tokens.h"
 
 #define SD_T5_MAX_LENGTH_DEV 512
@@ -14,6 +16,9 @@ typedef struct SdT5Tokenizer SdT5Tokenizer;
  * from special_tokens_map.json or tokenizer_config.json beside it when present, else "<pad>".
  * Errors name the missing or malformed file. */
 SdT5Tokenizer *sd_t5_tokenizer_load (const char *path, GError **error);
+/* Builds the tokenizer from a parsed tokenizer.json (`name` says which file in errors) and the
+ * padding token's text, which must be in the vocabulary. */
+SdT5Tokenizer *sd_t5_tokenizer_new (JsonObject *root, const char *name, const char *pad_token, GError **error);
 void sd_t5_tokenizer_free (SdT5Tokenizer *tok);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SdT5Tokenizer, sd_t5_tokenizer_free)
 

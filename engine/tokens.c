@@ -52,24 +52,32 @@ sd_tokens_build (const gint32 *prefix, int n_prefix, const GArray *content, cons
   return t;
 }
 
-/* The token text of member `key` of a tokenizer config object, or NULL. */
-static const char *
-token_text (JsonObject *obj, const char *key)
+gboolean
+sd_tokenizer_token_text (JsonObject *o, const char *file, const char *key, const char **text, GError **error)
 {
-  JsonNode *node = json_object_get_member (obj, key);
+  JsonNode *node = json_object_get_member (o, key), *content = NULL;
 
-  if (!node)
-    return NULL;
-  if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
-    return json_node_get_string (node);
+  *text = NULL;
+  if (!node || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
   if (JSON_NODE_HOLDS_OBJECT (node))
+    content = json_object_get_member (json_node_get_object (node), "content");
+  else
+    content = node;
+  if (!content || !JSON_NODE_HOLDS_VALUE (content) || json_node_get_value_type (content) != G_TYPE_STRING)
     {
-      JsonNode *content = json_object_get_member (json_node_get_object (node), "content");
-      if (content && JSON_NODE_HOLDS_VALUE (content)
-          && json_node_get_value_type (content) == G_TYPE_STRING)
-        return json_node_get_string (content);
+      g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,
+                   "%s: \"%s\" must be a string or an object with a \"content\" string", file, key);
+      return FALSE;
     }
-  return NULL;
+  /* an empty text (or one that starts with U+0000, which C strings end at) would match everywhere */
+  if (!*json_node_get_string (content))
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "%s: special token \"%s\" is empty", file, key);
+      return FALSE;
+    }
+  *text = json_node_get_string (content);
+  return TRUE;
 }
 
 char *
@@ -87,9 +95,9 @@ sd_tokenizer_special_token (const char *dir, const char *key, const char *fallba
       if (!g_file_test (path, G_FILE_TEST_EXISTS))
         continue;
       parser = sd_json_object_load (path, error);
-      if (!parser)
+      if (!parser || !sd_tokenizer_token_text (json_node_get_object (json_parser_get_root (parser)), path, key, &text,
+                                               error))
         return NULL;
-      text = token_text (json_node_get_object (json_parser_get_root (parser)), key);
       if (text)
         return g_strdup (text);
     }

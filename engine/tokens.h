@@ -3,6 +3,7 @@
 #pragma once
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 typedef struct {
   GArray *ids;        /* gint32; max_length of them (padded), or the unpadded ids for max_length 0 */
@@ -24,6 +25,11 @@ SdTokens *sd_tokens_build (const gint32 *prefix, int n_prefix, const GArray *con
 
 /* The text of special token `key` ("pad_token", "eos_token", ...) as transformers reads it from
  * special_tokens_map.json, else tokenizer_config.json, in dir (a string or an object with
- * "content"); a newly allocated copy of fallback when neither file names it. */
+ * "content"); a newly allocated copy of fallback when neither file names it. An empty text or a
+ * value of another type is an error naming the file and the key. */
 char *sd_tokenizer_special_token (const char *dir, const char *key, const char *fallback,
+                                  GError **error);
+/* The same from one parsed settings object (`file` names it in errors): *text (owned by o) is NULL
+ * when the member is absent or null. */
+gboolean sd_tokenizer_token_text (JsonObject *o, const char *file, const char *key, const char **text,
                                   GError **error);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 #include "backend.h"
 #include "safetensors.h"
@@ -28,6 +29,8 @@ typedef struct SdVae SdVae;
 
 /* Reads a diffusers config.json. Missing keys take diffusers' defaults. */
 gboolean sd_vae_config_from_json (const char *path, SdVaeConfig *cfg, GError **error);
+/* The same from its parsed root object; `file` names it in errors. */
+gboolean sd_vae_config_from_object (JsonObject *o, const char *file, SdVaeConfig *cfg, GError **error);
 
 /* Loads a VAE from a diffusers folder (the model folder holding vae/, or vae/ itself) or from one
  * .safetensors file with the original latent-diffusion key names (ae.safetensors, optionally

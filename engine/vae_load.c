@@ -3,6 +3,7 @@
  * shapes when none is given. diffusers' convert_ldm_vae_checkpoint is the reference mapping. */
 #include <string.h>
 
+#include "config_fields.h"
 #include "scaledit.h"
 #include "vae_internal.h"
 
@@ -274,8 +275,14 @@ dim_of (const Loader *L, const char *dname, const char *lname, int axis, int *ou
       g_free (k);
       return FALSE;
     }
-  *out = (int) t->shape[axis];
-  return TRUE;
+  {
+    char *what = g_strdup_printf ("dimension %d of tensor \"%s\"", axis, t->name);
+    gboolean ok = sd_config_check (sd_tensors_path (L->tf), what, t->shape[axis], 1, SD_CONFIG_MAX_DIM, error);
+    g_free (what);
+    if (ok)
+      *out = (int) t->shape[axis];
+    return ok;
+  }
 }
 
 /* The config a single file implies (as from_single_file does with its default original config). */
@@ -293,7 +300,7 @@ infer_config (const Loader *L, SdVaeConfig *c, GError **error)
       g_free (ln);
       if (!t)
         break;
-      c->block_out_channels[i] = t->ndim == 4 ? (int) t->shape[0] : 0;
+      c->block_out_channels[i] = t->ndim == 4 && t->shape[0] <= SD_CONFIG_MAX_DIM ? (int) t->shape[0] : 0;
     }
   c->n_blocks = i;
   for (i = 0; i < 64; i++)

@@ -209,6 +209,48 @@ test_errors (void)
                 "vocab.json");
 }
 
+/* An empty special token (or one starting with U+0000, which C strings end at) matched before
+ * every character and looped forever with growing memory, even when vocab.json held it: it is
+ * refused, as is a special token that is not a string, naming the file and the key. */
+static void
+test_empty_special_tokens (void)
+{
+  static const struct {
+    const char *map, *key;
+  } cases[] = {
+    { "{\"pad_token\": \"\"}", "pad_token" },
+    { "{\"bos_token\": \"\\u0000\"}", "bos_token" },
+    { "{\"eos_token\": {\"content\": \"\"}}", "eos_token" },
+    { "{\"unk_token\": {\"content\": \"\\u0000<|endoftext|>\"}}", "unk_token" },
+    { "{\"pad_token\": 7}", "pad_token" },
+    { "{\"pad_token\": {\"content\": [\"<|endoftext|>\"]}}", "pad_token" },
+  };
+  gsize i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *dir = make_folder ("special_tokens_map.json", cases[i].map);
+      g_autofree char *vocab_path = g_build_filename (dir, "vocab.json", NULL);
+      g_autofree char *map_path = g_build_filename (dir, "special_tokens_map.json", NULL);
+      g_autofree char *vocab = NULL, *with_empty = NULL;
+      g_autoptr (GError) error = NULL;
+      SdClipTokenizer *tok;
+
+      /* the vocabulary holds the empty token, as a hostile one may */
+      g_assert_true (g_file_get_contents (vocab_path, &vocab, NULL, NULL));
+      g_assert_true (vocab[0] == '{');
+      with_empty = g_strconcat ("{\"\": 5, ", vocab + 1, NULL);
+      g_assert_true (g_file_set_contents (vocab_path, with_empty, -1, NULL));
+      tok = sd_clip_tokenizer_load (dir, &error);
+      g_assert_null (tok);
+      g_assert_error (error, SD_ERROR, SD_ERROR_FORMAT);
+      g_test_message ("%s", error->message);
+      g_assert_nonnull (strstr (error->message, map_path));
+      g_assert_nonnull (strstr (error->message, cases[i].key));
+      remove_folder (dir);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -216,5 +258,6 @@ main (int argc, char **argv)
   g_test_add_func ("/tokenizer-clip/fixture-ids", test_fixture_ids);
   g_test_add_func ("/tokenizer-clip/public-api", test_public_api);
   g_test_add_func ("/tokenizer-clip/errors", test_errors);
+  g_test_add_func ("/tokenizer-clip/empty-special-tokens", test_empty_special_tokens);
   return g_test_run ();
 }

@@ -195,6 +195,39 @@ test_errors (void)
   expect_error ("\"vocab\":[", "\"vocab\":{\"x\":1},\"_\":[", SD_ERROR_FORMAT);
   expect_error ("{\"Regex\":\" {2,}\"}", "{\"Regex\":\"(\"}", SD_ERROR_FORMAT);
   expect_error ("{", "[", SD_ERROR_FORMAT); /* not JSON */
+  /* values of the wrong type or range: errors, not GLib criticals or silent misreadings */
+  expect_error ("\"ids\":[1]", "\"ids\":[{}]", SD_ERROR_FORMAT);
+  expect_error ("\"ids\":[1]", "\"ids\":[-1]", SD_ERROR_FORMAT);
+  expect_error ("\"ids\":[1]", "\"ids\":[1.5]", SD_ERROR_FORMAT);
+  expect_error ("[\"<pad>\",0.0]", "[\"<pad>\",1e999]", SD_ERROR_FORMAT);
+  expect_error ("\"content\":\"<pad>\"", "\"content\":\"\\u0000<pad>\"", SD_ERROR_FORMAT);
+}
+
+/* An empty padding token, or one that is not a string, is refused naming special_tokens_map.json. */
+static void
+test_empty_pad_token (void)
+{
+  static const char *const maps[] = { "{\"pad_token\": \"\"}", "{\"pad_token\": \"\\u0000\"}",
+                                      "{\"pad_token\": {\"content\": \"\"}}", "{\"pad_token\": true}" };
+  gsize i;
+
+  for (i = 0; i < G_N_ELEMENTS (maps); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *dir = g_dir_make_tmp ("sd-t5-XXXXXX", &error);
+      g_autofree char *path = make_file (dir, NULL, NULL);
+      g_autofree char *map = g_build_filename (dir, "special_tokens_map.json", NULL);
+
+      g_assert_true (g_file_set_contents (map, maps[i], -1, NULL));
+      g_assert_null (sd_t5_tokenizer_load (dir, &error));
+      g_assert_error (error, SD_ERROR, SD_ERROR_FORMAT);
+      g_test_message ("%s", error->message);
+      g_assert_nonnull (strstr (error->message, map));
+      g_assert_nonnull (strstr (error->message, "pad_token"));
+      g_remove (map);
+      g_remove (path);
+      g_rmdir (dir);
+    }
 }
 
 int
@@ -205,5 +238,6 @@ main (int argc, char **argv)
   g_test_add_func ("/tokenizer-t5/converted-layout", test_converted_layout);
   g_test_add_func ("/tokenizer-t5/public-api", test_public_api);
   g_test_add_func ("/tokenizer-t5/errors", test_errors);
+  g_test_add_func ("/tokenizer-t5/empty-pad-token", test_empty_pad_token);
   return g_test_run ();
 }

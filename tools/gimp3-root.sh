@@ -22,7 +22,7 @@ PACKAGES=(
   gimp libgimp-3.0-dev libgtk-3-dev
   meson ninja-build gcc g++ pkg-config gettext
   libglib2.0-dev libopenblas-dev libjson-glib-dev libpng-dev
-  clang libclang-rt-dev
+  clang libclang-rt-dev libomp-dev
   xvfb xauth xdotool x11-apps x11-utils imagemagick
   python3 python3-numpy
   ca-certificates

@@ -4,7 +4,8 @@
 #
 # Usage: tools/host-deps.sh [--tests] [--gimp]
 #   (none)     what building scaledit and running the main job need
-#   --tests    also what the test suites need (numpy for the scene judges; Xvfb and clang optional)
+#   --tests    also what the test suites need (numpy for the scene judges; Xvfb, clang and libomp
+#              for the fuzz targets optional)
 #   --gimp     also the GIMP 3 development files and gimp-console
 #   --python   print the Python interpreter the tests use (one with numpy), or fail
 set -euo pipefail
@@ -38,6 +39,8 @@ test_python ()
   return 1
 }
 have_numpy () { test_python >/dev/null; }
+# clang's OpenMP header, which the fuzz targets' build of the CPU backend needs
+have_clang_omp () { have_cmd clang && clang -fopenmp -E -x c /dev/null -include omp.h >/dev/null 2>&1; }
 
 if [ $print_python = yes ]; then
   test_python || { echo "host-deps: no Python 3 with numpy (install python3-numpy)" >&2; exit 1; }
@@ -64,6 +67,7 @@ if [ $with_tests = yes ]; then
     "have_cmd xvfb-run|xvfb|xorg-x11-server-Xvfb|xorg-server-xvfb|no"
     "have_cmd xauth|xauth|xorg-x11-xauth|xorg-xauth|no"
     "have_cmd clang|clang|clang|clang|no"
+    "have_clang_omp|libomp-dev|libomp-devel|openmp|no"
   )
 fi
 if [ $with_gimp = yes ]; then
