@@ -123,6 +123,8 @@ sd_clip_load (SdBackend *be, const char *path, GError **error)
       m->files->error = NULL;
       goto fail;
     }
+  if (!sd_encoder_files_detach (m->files, (const SdTensorInfo **[]) { &m->tok, &m->pos }, 2, error))
+    goto fail;
   return m;
 fail:
   sd_clip_free (m);

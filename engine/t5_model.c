@@ -176,6 +176,8 @@ sd_t5_load (SdBackend *be, const char *path, GError **error)
       m->files->error = NULL;
       goto fail;
     }
+  if (!sd_encoder_files_detach (m->files, (const SdTensorInfo **[]) { &m->embed }, 1, error))
+    goto fail;
   return m;
 fail:
   sd_t5_free (m);

@@ -130,6 +130,47 @@ fail:
   return NULL;
 }
 
+static void
+kept_free (gpointer data)
+{
+  SdTensorInfo *t = data;
+  g_free ((char *) t->name);
+  g_free ((char *) t->file);
+  g_free ((guint8 *) t->data);
+  g_free (t);
+}
+
+gboolean
+sd_encoder_files_detach (SdEncoderFiles *f, const SdTensorInfo **tables[], int n, GError **error)
+{
+  int i;
+
+  if (!f->kept)
+    f->kept = g_ptr_array_new_with_free_func (kept_free);
+  for (i = 0; i < n; i++)
+    {
+      const SdTensorInfo *t = *tables[i];
+      SdTensorInfo *copy = g_new (SdTensorInfo, 1);
+      *copy = *t;
+      copy->data = g_try_malloc (t->n_bytes ? t->n_bytes : 1);
+      if (!copy->data)
+        {
+          g_set_error (error, SD_ERROR, SD_ERROR_OUT_OF_MEMORY,
+                       "out of host memory for \"%s\" (%.1f MiB) of %s", t->name,
+                       t->n_bytes / 1048576.0, t->file);
+          g_free (copy);
+          return FALSE;
+        }
+      memcpy ((guint8 *) copy->data, t->data, t->n_bytes);
+      copy->name = g_strdup (t->name);
+      copy->file = g_strdup (t->file);
+      g_ptr_array_add (f->kept, copy);
+      *tables[i] = copy;
+    }
+  g_clear_pointer (&f->tf, sd_tensors_close);
+  return TRUE;
+}
+
 void
 sd_encoder_files_free (SdEncoderFiles *f)
 {
@@ -141,6 +182,8 @@ sd_encoder_files_free (SdEncoderFiles *f)
   g_ptr_array_free (f->bufs, TRUE);
   if (f->tf)
     sd_tensors_close (f->tf);
+  if (f->kept)
+    g_ptr_array_free (f->kept, TRUE);
   if (f->parser)
     g_object_unref (f->parser);
   g_free (f->config_path);

@@ -19,6 +19,7 @@ typedef struct {
   char *prefix;       /* what precedes the model's own key names ("text_model.", "encoder.", "") */
   GPtrArray *bufs;    /* every buffer loaded, released together */
   GError *error;      /* the first loading failure; later loads do nothing */
+  GPtrArray *kept;    /* embedding tables copied out of the files (SdTensorInfo, see detach) */
 } SdEncoderFiles;
 
 /* Opens the encoder at `path`: a folder holding config.json and model.safetensors (or
@@ -27,6 +28,12 @@ typedef struct {
  * with it; `what` names the model in errors. */
 SdEncoderFiles *sd_encoder_files_open (SdBackend *be, const char *path, const char *subfolder,
                                        const char *anchor, const char *what, GError **error);
+/* Once every weight is loaded: copies the embedding tables *tables[i] (their rows are read on the
+ * host at every encode) into memory, points each *tables[i] at its copy, and closes the files, so
+ * that a file replaced or rewritten while the encoder stays open (the plug-in keeps it between
+ * runs) cannot fault a later encode. */
+gboolean sd_encoder_files_detach (SdEncoderFiles *f, const SdTensorInfo **tables[], int n,
+                                  GError **error);
 /* Releases every loaded buffer and closes the files. */
 void sd_encoder_files_free (SdEncoderFiles *f);
 
