@@ -17,14 +17,14 @@ sd_vae_config_from_object (JsonObject *o, const char *file, SdVaeConfig *c, GErr
   guint n_blocks, i;
 
   memset (c, 0, sizeof *c);
-  if (!json_object_has_member (o, "block_out_channels"))
+  if (!sd_config_int_array (o, file, "block_out_channels", 1, SD_VAE_MAX_BLOCKS, 1, dim, c->block_out_channels,
+                            &n_blocks, error))
+    return FALSE;
+  if (n_blocks == 0) /* absent or null */
     {
       g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "%s: \"block_out_channels\" is missing", file);
       return FALSE;
     }
-  if (!sd_config_int_array (o, file, "block_out_channels", 1, SD_VAE_MAX_BLOCKS, 1, dim, c->block_out_channels,
-                            &n_blocks, error))
-    return FALSE;
   c->n_blocks = (int) n_blocks;
   if (!sd_config_string (o, file, "act_fn", "silu", &act, error))
     return FALSE;

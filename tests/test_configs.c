@@ -141,6 +141,7 @@ test_vae_config (void)
     { "{\"block_out_channels\": [32, {}]}", "block_out_channels[1]" },
     { "{\"block_out_channels\": [32, -2147483616]}", "block_out_channels[1]" },
     { "{\"block_out_channels\": 32}", "block_out_channels" },
+    { "{\"block_out_channels\": null}", "block_out_channels" },
     { "{\"block_out_channels\": [32, 32, 32, 32, 32, 32, 32, 32, 32]}", "block_out_channels" },
     { "{\"block_out_channels\": [32], \"layers_per_block\": 100000}", "layers_per_block" },
     { "{\"block_out_channels\": [32], \"latent_channels\": 16.0}", "latent_channels" },
