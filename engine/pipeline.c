@@ -446,7 +446,7 @@ parameters_text (SdEngine *e, const Gen *g, gint64 seed)
   gboolean guided = sd_engine_uses_guidance (e); /* else the guidance values did nothing */
   g_string_append_printf (s, "\nSteps: %d, Sampler: Euler (rectified flow), Seed: %" G_GINT64_FORMAT ", Size: %dx%d, Model: %s",
                           q->global_steps, seed, q->width, q->height, e->files->name);
-  if (guided)
+  if (guided && !q->init_rgb) /* an upscale runs no global pass */
     g_string_append_printf (s, ", Guidance: %.3g", q->global_guidance);
   if (q->global_factor > 1)
     {
@@ -498,8 +498,12 @@ sd_engine_generate (SdEngine *e, const SdRequest *req, const SdCallbacks *cb, GE
   if (e->be->ops->set_threads)
     e->be->ops->set_threads (e->be, e->opts.threads);
 
+  /* a cancel that came while the model loaded, or while the text encoders ran */
+  if (cancelled (&g, error))
+    goto out;
   progress (&g, "encode", 0, 1);
-  if (!sd_prompt_encode (e, q.prompt, &g.pos, error) || (g.cfg && !sd_prompt_encode (e, q.negative_prompt, &g.neg, error)))
+  if (!sd_prompt_encode (e, q.prompt, &g.pos, error) || (g.cfg && !sd_prompt_encode (e, q.negative_prompt, &g.neg, error))
+      || cancelled (&g, error))
     goto out;
   if (!e->opts.keep_text_encoders)
     sd_engine_release_encoders (e); /* before the transformer needs the memory */
