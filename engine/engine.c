@@ -139,6 +139,12 @@ sd_engine_describe (SdEngine *e)
   return e->description;
 }
 
+gboolean
+sd_engine_uses_guidance (SdEngine *e)
+{
+  return sd_flux_config (e->flux)->guidance_embeds;
+}
+
 void
 sd_result_free (SdResult *r)
 {

@@ -28,6 +28,12 @@ input (SdTensorFile *in, const char *name, int ndim, gint64 cols, int *rows, GEr
                    name, ndim, cols ? " and the model's width" : "");
       return NULL;
     }
+  if (t->n_elements == 0)
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_ARGUMENT, "%s: input \"%s\" is empty (a dimension of size 0)",
+                   sd_tensors_path (in), name);
+      return NULL;
+    }
   if (rows)
     *rows = (int) (t->n_elements / MAX (cols, 1));
   return sd_tensor_to_f32 (t, error);

@@ -430,31 +430,44 @@ load_lora (SdEngine *e, Gen *g, GError **error)
   return g->lora != NULL;
 }
 
+/* Sets an argument error; returns FALSE for `return refuse (...)`. */
+static gboolean G_GNUC_PRINTF (2, 3)
+refuse (GError **error, const char *format, ...)
+{
+  va_list args;
+  va_start (args, format);
+  g_propagate_error (error, g_error_new_valist (SD_ERROR, SD_ERROR_ARGUMENT, format, args));
+  va_end (args);
+  return FALSE;
+}
+
+/* Every message names the value that is wrong. */
 static gboolean
 check_request (SdEngine *e, const SdRequest *q, GError **error)
 {
-  const char *bad = NULL;
-  if (q->width < 64 || q->height < 64 || q->width > 16384 || q->height > 16384)
-    bad = "width and height must be between 64 and 16384 pixels";
-  else if (q->global_factor < 1 || q->global_factor > 16)
-    bad = "the global factor must be between 1 and 16";
-  else if (q->global_steps < 1 || q->global_steps > 1000)
-    bad = "global steps must be between 1 and 1000";
-  else if (q->global_factor > 1 && (q->detail_steps < 1 || q->detail_steps > q->global_steps))
-    bad = "detail steps must be between 1 and the global steps";
-  else if (q->window < 1 || q->hr_radius < 0 || q->lr_radius < 0 || q->lr_window_span < 0)
-    bad = "window, radii and span must be positive";
-  else if (q->init_rgb && (q->init_width < 16 || q->init_height < 16))
-    bad = "the upscale input is smaller than 16 pixels";
-  else if (q->init_rgb && q->global_factor < 2)
-    bad = "upscaling needs a global factor of at least 2";
-  else if (!isfinite (q->lora_scale))
-    bad = "the LoRA scale must be a finite number";
-  if (bad)
-    {
-      g_set_error (error, SD_ERROR, SD_ERROR_ARGUMENT, "%s", bad);
-      return FALSE;
-    }
+  if (q->width < 64 || q->width > 16384)
+    return refuse (error, "width %d is out of range: it must be between 64 and 16384 pixels", q->width);
+  if (q->height < 64 || q->height > 16384)
+    return refuse (error, "height %d is out of range: it must be between 64 and 16384 pixels", q->height);
+  if (q->global_factor < 1 || q->global_factor > 16)
+    return refuse (error, "global factor %d is out of range: it must be between 1 and 16", q->global_factor);
+  if (q->global_steps < 1 || q->global_steps > 1000)
+    return refuse (error, "global steps %d is out of range: it must be between 1 and 1000", q->global_steps);
+  if (q->global_factor > 1 && (q->detail_steps < 1 || q->detail_steps > q->global_steps))
+    return refuse (error, "detail steps %d is out of range: it must be between 1 and the global steps (%d)",
+                   q->detail_steps, q->global_steps);
+  if (q->window < 1)
+    return refuse (error, "window %d is out of range: it must be at least 1 token", q->window);
+  if (q->hr_radius < 0 || q->lr_radius < 0 || q->lr_window_span < 0)
+    return refuse (error, "radii and span %d/%d/%d: none may be negative", q->hr_radius, q->lr_radius,
+                   q->lr_window_span);
+  if (q->init_rgb && (q->init_width < 16 || q->init_height < 16 || q->init_width > 16384 || q->init_height > 16384))
+    return refuse (error, "the upscale input is %dx%d pixels: each side must be between 16 and 16384",
+                   q->init_width, q->init_height);
+  if (q->init_rgb && q->global_factor < 2)
+    return refuse (error, "upscaling needs a global factor of at least 2, not %d", q->global_factor);
+  if (!isfinite (q->lora_scale))
+    return refuse (error, "the LoRA scale must be a finite number, not %g", q->lora_scale);
   return TRUE;
 }
 
@@ -465,14 +478,20 @@ parameters_text (SdEngine *e, const Gen *g, gint64 seed)
   GString *s = g_string_new (q->prompt ? q->prompt : "");
   if (q->negative_prompt && *q->negative_prompt)
     g_string_append_printf (s, "\nNegative prompt: %s", q->negative_prompt);
-  g_string_append_printf (s, "\nSteps: %d, Sampler: Euler (rectified flow), Seed: %" G_GINT64_FORMAT ", Size: %dx%d, Model: %s, "
-                             "Guidance: %.3g",
-                          q->global_steps, seed, q->width, q->height, e->files->name, q->global_guidance);
+  gboolean guided = sd_engine_uses_guidance (e); /* else the guidance values did nothing */
+  g_string_append_printf (s, "\nSteps: %d, Sampler: Euler (rectified flow), Seed: %" G_GINT64_FORMAT ", Size: %dx%d, Model: %s",
+                          q->global_steps, seed, q->width, q->height, e->files->name);
+  if (guided && !q->init_rgb) /* an upscale runs no global pass */
+    g_string_append_printf (s, ", Guidance: %.3g", q->global_guidance);
   if (q->global_factor > 1)
-    g_string_append_printf (s, ", Detail steps: %d, Detail guidance: %.3g, Global factor: %d, Window: %d, "
-                               "Radii: %d/%d/%d, NTK: %.3g, Sharpen: %.3g",
-                            q->detail_steps, q->detail_guidance, q->global_factor, q->window, q->hr_radius,
-                            q->lr_radius, q->lr_window_span, q->ntk_factor, q->sharpen);
+    {
+      g_string_append_printf (s, ", Detail steps: %d", q->detail_steps);
+      if (guided)
+        g_string_append_printf (s, ", Detail guidance: %.3g", q->detail_guidance);
+      g_string_append_printf (s, ", Global factor: %d, Window: %d, Radii: %d/%d/%d, NTK: %.3g, Sharpen: %.3g",
+                              q->global_factor, q->window, q->hr_radius, q->lr_radius, q->lr_window_span,
+                              q->ntk_factor, q->sharpen);
+    }
   if (g->cfg)
     g_string_append_printf (s, ", True CFG: %.3g", q->true_cfg_scale);
   if (g->lora)
@@ -514,8 +533,12 @@ sd_engine_generate (SdEngine *e, const SdRequest *req, const SdCallbacks *cb, GE
   if (e->be->ops->set_threads)
     e->be->ops->set_threads (e->be, e->opts.threads);
 
+  /* a cancel that came while the model loaded, or while the text encoders ran */
+  if (cancelled (&g, error))
+    goto out;
   progress (&g, "encode", 0, 1);
-  if (!sd_prompt_encode (e, q.prompt, &g.pos, error) || (g.cfg && !sd_prompt_encode (e, q.negative_prompt, &g.neg, error)))
+  if (!sd_prompt_encode (e, q.prompt, &g.pos, error) || (g.cfg && !sd_prompt_encode (e, q.negative_prompt, &g.neg, error))
+      || cancelled (&g, error))
     goto out;
   if (!e->opts.keep_text_encoders)
     sd_engine_release_encoders (e); /* before the transformer needs the memory */

@@ -396,6 +396,15 @@ parse_file (SdTensorFile *tf, const guint8 *bytes, gsize len, GError **error)
     }
   memcpy (&header_len, bytes, 8);
   header_len = GUINT64_FROM_LE (header_len);
+  /* a length that cannot be right, and no JSON object after it (the safetensors crate requires the
+   * header to start with '{'): some other kind of file, such as text */
+  if ((header_len > HEADER_LIMIT || header_len > len - 8) && (len == 8 || bytes[8] != '{'))
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,
+                   "%s: not a safetensors file (it does not start with a header length and a JSON "
+                   "header)", tf->path);
+      return FALSE;
+    }
   if (header_len > HEADER_LIMIT)
     {
       g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,

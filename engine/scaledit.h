@@ -102,6 +102,9 @@ SdEngine *sd_engine_open (const SdEngineOptions *opts, GError **error);
 void sd_engine_close (SdEngine *engine);
 /* A one-line description: backend, device, model name. */
 const char *sd_engine_describe (SdEngine *engine);
+/* Whether the model has a guidance embedding (FLUX.1-dev does, schnell and the bundled model do
+ * not): without one, the request's guidance values have no effect and are not recorded. */
+gboolean sd_engine_uses_guidance (SdEngine *engine);
 
 SdResult *sd_engine_generate (SdEngine *engine, const SdRequest *req, const SdCallbacks *cb,
                               GError **error);

@@ -81,13 +81,11 @@ add_common_arguments (GimpProcedure *p, SdProcKind kind)
                                       _("A diffusers model folder or a transformer .safetensors "
                                         "file; empty: the bundled model"),
                                       "", G_PARAM_READWRITE);
-  gimp_procedure_add_choice_argument (p, "device", _("De_vice"),
-                                      _("Where the model runs"),
-                                      gimp_choice_new_with_values (
-                                        "auto", 0, _("Automatic"), NULL,
-                                        "cpu", 1, _("CPU"), NULL,
-                                        "cuda", 2, _("GPU (CUDA)"), NULL, NULL),
-                                      "auto", G_PARAM_READWRITE);
+  /* a string, not a choice: GIMP replaces an unknown choice (#:device "gpu") by the default
+   * without a word, while the plug-in refuses an unknown string naming the allowed ones */
+  gimp_procedure_add_string_argument (p, "device", _("De_vice"),
+                                      _("Where the model runs: auto, cpu or cuda"), "auto",
+                                      G_PARAM_READWRITE);
   gimp_procedure_add_int_argument (p, "window", _("Window (to_kens)"),
                                    _("Side of the detail pass's attention windows, in tokens "
                                      "of 16 pixels"),

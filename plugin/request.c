@@ -37,6 +37,17 @@ check_side (const char *what, int value, GError **error)
   return FALSE;
 }
 
+/* The device argument is a string (see plugin.c): any other value is refused here, by name. */
+static gboolean
+check_device (const char *device, GError **error)
+{
+  if (g_strcmp0 (device, "auto") == 0 || g_strcmp0 (device, "cpu") == 0 || g_strcmp0 (device, "cuda") == 0)
+    return TRUE;
+  g_set_error (error, SD_PLUG_ERROR, SD_PLUG_ERROR_ARGUMENT,
+               _("The device \"%s\" is not one of auto, cpu or cuda."), device ? device : "");
+  return FALSE;
+}
+
 static GimpPrecision
 precision_from_nick (const char *nick)
 {
@@ -91,7 +102,8 @@ sd_plug_request_from_config (SdPlugRequest *r, GimpProcedureConfig *config, SdPr
     width = image_w;
   if (height == -1)
     height = image_h;
-  if (!check_side (_("Width"), width, error) || !check_side (_("Height"), height, error))
+  if (!check_side (_("Width"), width, error) || !check_side (_("Height"), height, error)
+      || !check_device (device, error))
     return FALSE;
   if (detail_steps > global_steps)
     {

@@ -1,8 +1,9 @@
 /* test_cli_components.c: `scaledit run-component flux` reproduces the diffusers fixtures from the
- * command line, and `scaledit inspect` describes both layouts and names what is wrong with a
- * broken file. */
+ * command line and refuses empty inputs, and `scaledit inspect` describes both layouts and names
+ * what is wrong with a broken file or one that is not a safetensors file. */
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "safetensors.h"
 #include "testutil.h"
@@ -125,6 +126,89 @@ test_inspect_broken (void)
   g_free (src);
 }
 
+/* The dev inputs with one tensor emptied (its first dimension 0) are refused, naming the tensor, instead of the
+ * forward pass reading a timestep or guidance that is not there. */
+static void
+check_empty_input (const char *emptied)
+{
+  char *model = sd_test_data_path ("flux/dev"), *src = sd_test_data_path ("flux/dev/inputs.safetensors");
+  char *dir = g_dir_make_tmp ("sdcli-XXXXXX", NULL), *inp = g_build_filename (dir, "in.safetensors", NULL);
+  char *outp = g_build_filename (dir, "out.safetensors", NULL), *expected = g_strdup_printf ("\"%s\" is empty", emptied);
+  const char *args[] = { "run-component", "flux", "--model", model, "--in", inp, "--out", outp, "--device", "cpu", NULL };
+  SdTensorOut outs[16];
+  float *data[16];
+  GError *error = NULL;
+  SdTensorFile *tf = sd_tensors_open (src, &error);
+  guint i, n;
+  int status;
+  char *text;
+
+  g_assert_no_error (error);
+  n = sd_tensors_count (tf);
+  g_assert_cmpuint (n, <=, G_N_ELEMENTS (outs));
+  for (i = 0; i < n; i++)
+    {
+      const SdTensorInfo *t = sd_tensors_nth (tf, i);
+      data[i] = sd_tensor_to_f32 (t, &error);
+      g_assert_no_error (error);
+      outs[i].name = t->name;
+      outs[i].ndim = t->ndim;
+      memcpy (outs[i].shape, t->shape, sizeof outs[i].shape);
+      outs[i].data = data[i];
+      if (g_str_equal (t->name, emptied))
+        outs[i].shape[0] = 0;
+    }
+  g_assert_true (sd_tensors_write (inp, outs, (int) n, &error));
+  g_assert_no_error (error);
+  text = run_cli (args, &status);
+  g_test_message ("%s", text);
+  g_assert_cmpint (WEXITSTATUS (status), ==, 1);
+  g_assert_nonnull (strstr (text, expected));
+  g_assert_false (g_file_test (outp, G_FILE_TEST_EXISTS));
+  for (i = 0; i < n; i++)
+    g_free (data[i]);
+  sd_tensors_close (tf);
+  g_unlink (inp);
+  g_rmdir (dir);
+  g_free (text);
+  g_free (expected);
+  g_free (outp);
+  g_free (inp);
+  g_free (dir);
+  g_free (src);
+  g_free (model);
+}
+
+static void
+test_run_component_empty_input (void)
+{
+  check_empty_input ("timestep");
+  check_empty_input ("guidance");
+  check_empty_input ("hidden_states");
+}
+
+/* A text file (the first 8 bytes of Markdown read as a length of about 7e18) is "not a safetensors
+ * file", not a header length over a limit. */
+static void
+test_inspect_text_file (void)
+{
+  char *dir = g_dir_make_tmp ("sdcli-XXXXXX", NULL), *readme = g_build_filename (dir, "README.md", NULL);
+  const char *args[] = { "inspect", readme, NULL };
+  int status;
+  char *text;
+
+  g_assert_true (g_file_set_contents (readme, "# scaledit\n\nUltra-high-resolution images in GIMP.\n", -1, NULL));
+  text = run_cli (args, &status);
+  g_test_message ("%s", text);
+  g_assert_cmpint (WEXITSTATUS (status), ==, 1);
+  g_assert_nonnull (strstr (text, "README.md: not a safetensors file"));
+  g_unlink (readme);
+  g_rmdir (dir);
+  g_free (text);
+  g_free (readme);
+  g_free (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -132,5 +216,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/run-component-flux", test_run_component_flux);
   g_test_add_func ("/cli/inspect-layouts", test_inspect_layouts);
   g_test_add_func ("/cli/inspect-broken", test_inspect_broken);
+  g_test_add_func ("/cli/inspect-text-file", test_inspect_text_file);
+  g_test_add_func ("/cli/run-component-empty-input", test_run_component_empty_input);
   return g_test_run ();
 }

@@ -16,7 +16,8 @@ import zlib
 
 
 def text_chunks(path):
-    """The tEXt chunks of a PNG as a dict, and its (width, height)."""
+    """The text chunks of a PNG (iTXt, UTF-8, as scaledit writes them; tEXt and zTXt, Latin-1) as a
+    dict, and its (width, height)."""
     with open(path, "rb") as f:
         data = f.read()
     if data[:8] != b"\x89PNG\r\n\x1a\n":
@@ -33,6 +34,12 @@ def text_chunks(path):
         elif kind == b"zTXt":
             key, _, rest = body.partition(b"\0")
             texts[key.decode("latin-1")] = zlib.decompress(rest[1:]).decode("latin-1")
+        elif kind == b"iTXt":
+            key, _, rest = body.partition(b"\0")
+            compressed, rest = rest[0], rest[2:]  # flag, method
+            _lang, _, rest = rest.partition(b"\0")
+            _translated, _, text = rest.partition(b"\0")
+            texts[key.decode("latin-1")] = (zlib.decompress(text) if compressed else text).decode("utf-8")
         pos += 12 + n
     return texts, size
 

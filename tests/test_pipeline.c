@@ -1,7 +1,8 @@
 /* test_pipeline.c: the two-stage Scale-DiT pipeline on the CPU with a tiny random model
  * (tests/data/pipeline-model): sizes that are not multiples of 16, preview-then-commit equal to
- * one run, upscaling, seeds and thread counts, cancel in every phase, and a request refused for
- * want of host memory before it starts. */
+ * one run, upscaling, seeds and thread counts, cancel in every phase, requests refused naming the
+ * value, guidance recorded only where the model has a guidance embedding, and a request refused
+ * for want of host memory before it starts. */
 #include <string.h>
 
 #include "scaledit.h"
@@ -207,7 +208,52 @@ test_bad_requests (void)
   g_assert_null (sd_engine_generate (e, &q, NULL, &error));
   g_assert_error (error, SD_ERROR, SD_ERROR_ARGUMENT);
   g_clear_error (&error);
+  /* the message names the value that is wrong */
+  small_request (&q, 512, 20000);
+  g_assert_null (sd_engine_generate (e, &q, NULL, &error));
+  g_assert_error (error, SD_ERROR, SD_ERROR_ARGUMENT);
+  g_assert_cmpstr (error->message, ==, "height 20000 is out of range: it must be between 64 and 16384 pixels");
+  g_clear_error (&error);
+  small_request (&q, 128, 128);
+  q.detail_steps = 9;
+  g_assert_null (sd_engine_generate (e, &q, NULL, &error));
+  g_assert_nonnull (strstr (error->message, "detail steps 9 is out of range"));
+  g_clear_error (&error);
   sd_engine_close (e);
+}
+
+/* Guidance is recorded in the parameters only for a model with a guidance embedding (the test
+ * model has one; the bundled model, like FLUX.1-schnell, has none, so guidance does nothing). */
+static void
+test_guidance_recorded_only_when_used (void)
+{
+  SdEngine *guided = open_engine (0), *unguided;
+  SdEngineOptions o = { 0 };
+  GError *error = NULL;
+  SdRequest q;
+  SdResult *r;
+
+  o.backend = "cpu"; /* no path: the bundled model */
+  unguided = sd_engine_open (&o, &error);
+  g_assert_no_error (error);
+  g_assert_true (sd_engine_uses_guidance (guided));
+  g_assert_false (sd_engine_uses_guidance (unguided));
+  small_request (&q, 64, 64);
+  q.global_steps = 2;
+  q.detail_steps = 1;
+  q.global_guidance = 7.0f;
+  q.detail_guidance = 8.0f;
+  r = generate (guided, &q);
+  g_assert_nonnull (strstr (r->parameters, "Guidance: 7,"));
+  g_assert_nonnull (strstr (r->parameters, "Detail guidance: 8,"));
+  sd_result_free (r);
+  r = generate (unguided, &q);
+  g_test_message ("bundled model: %s", r->parameters);
+  g_assert_null (strstr (r->parameters, "uidance"));
+  g_assert_nonnull (strstr (r->parameters, "Model: scaledit-tiny, Detail steps: 1, Global factor: 4"));
+  sd_result_free (r);
+  sd_engine_close (guided);
+  sd_engine_close (unguided);
 }
 
 static void
@@ -274,6 +320,7 @@ main (int argc, char **argv)
   g_test_add_func ("/pipeline/upscale", test_upscale);
   g_test_add_func ("/pipeline/cancel-each-phase", test_cancel_each_phase);
   g_test_add_func ("/pipeline/bad-requests", test_bad_requests);
+  g_test_add_func ("/pipeline/guidance-recorded-only-when-used", test_guidance_recorded_only_when_used);
   g_test_add_func ("/pipeline/missing-model", test_missing_model);
   g_test_add_func ("/pipeline/host-memory", test_host_memory);
   return g_test_run ();

@@ -505,6 +505,17 @@ test_bad_header_length (void)
   expect_bad_bytes (bytes, sizeof bytes, NULL, "over the limit");
 }
 
+/* Text (here the start of a Markdown file, whose first 8 bytes read as a length of about 7e18) is
+ * named as not a safetensors file, not as a header length over the limit. */
+static void
+test_bad_not_safetensors (void)
+{
+  const char *markdown = "# scaledit: ultra-high-resolution image generation\n\nA GIMP 3 plug-in.\n";
+  const char *short_text = "# short\nno";
+  expect_bad_bytes ((const guint8 *) markdown, strlen (markdown), NULL, "not a safetensors file");
+  expect_bad_bytes ((const guint8 *) short_text, strlen (short_text), NULL, "not a safetensors file");
+}
+
 static void
 test_bad_json (void)
 {
@@ -629,6 +640,7 @@ main (int argc, char **argv)
   g_test_add_func ("/safetensors/index/absent-tensor", test_index_absent_tensor);
   g_test_add_func ("/safetensors/bad/truncated", test_bad_truncated);
   g_test_add_func ("/safetensors/bad/header-length", test_bad_header_length);
+  g_test_add_func ("/safetensors/bad/not-safetensors", test_bad_not_safetensors);
   g_test_add_func ("/safetensors/bad/json", test_bad_json);
   g_test_add_func ("/safetensors/bad/overlap", test_bad_overlap);
   g_test_add_func ("/safetensors/bad/dtype", test_bad_dtype);

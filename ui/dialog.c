@@ -1,6 +1,7 @@
 /* dialog.c: the plug-in's dialog: GimpProcedureDialog widgets for the plain arguments, custom GTK
- * widgets for the prompt (multi-line), size presets, seed with Randomize, the model check and,
- * for generate, the composition preview beside them. */
+ * widgets for the prompt (multi-line), size presets, the device, seed with Randomize, the model
+ * check and, for generate, the composition preview beside them. */
+#include "device_row.h"
 #include "dialog.h"
 #include "intl.h"
 #include "model_chooser.h"
@@ -102,13 +103,17 @@ sd_dialog_run (GimpProcedure *procedure, GimpProcedureConfig *config, GimpImage 
                                        "advanced-label", FALSE, "advanced-box");
   if (kind == SD_PROC_GENERATE)
     main_box = gimp_procedure_dialog_fill_box (GIMP_PROCEDURE_DIALOG (dialog), "main-box",
-                                               "width", "height", "device", "new-image",
+                                               "width", "height", "new-image",
                                                "precision", "advanced", NULL);
   else
     main_box = gimp_procedure_dialog_fill_box (GIMP_PROCEDURE_DIALOG (dialog), "main-box",
-                                               "scale", "width", "height", "device",
+                                               "scale", "width", "height",
                                                "new-image", "advanced", NULL);
   gtk_box_set_spacing (GTK_BOX (main_box), 6);
+  /* the device right after the height, where the procedure's own widget for it would be */
+  w = sd_device_row_new (cfg);
+  gtk_box_pack_start (GTK_BOX (main_box), w, FALSE, FALSE, 0);
+  gtk_box_reorder_child (GTK_BOX (main_box), w, kind == SD_PROC_GENERATE ? 2 : 3);
   /* the precision is that of a new image; a layer takes its image's */
   if (kind == SD_PROC_GENERATE && image)
     gimp_procedure_dialog_set_sensitive (GIMP_PROCEDURE_DIALOG (dialog), "precision", TRUE,

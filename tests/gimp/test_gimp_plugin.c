@@ -316,6 +316,7 @@ test_bad_arguments (void)
     { "missing-model", "does not exist" },
     { "corrupt-model", "diffusion_pytorch_model.safetensors" },
     { "upscale-too-large", "Width 100000 is out of range" },
+    { "device-gpu", "The device \"gpu\" is not one of auto, cpu or cuda." },
   };
   gsize i;
 
@@ -339,8 +340,11 @@ test_bad_arguments (void)
     "  (sd-say \"upscale-too-large\" (sd-try (lambda () (plug-in-scaledit-upscale"
     "    #:run-mode RUN-NONINTERACTIVE #:image img #:drawables (vector bg) #:scale 0"
     "    #:width 100000 #:height 100 #:model %s #:new-image FALSE))))"
+    "  (sd-say \"device-gpu\" (sd-try (lambda () (plug-in-scaledit-generate"
+    "    #:run-mode RUN-NONINTERACTIVE #:image img #:drawables (vector bg) #:prompt \"x\""
+    "    #:global-steps " STEPS " #:detail-steps " DETAIL_STEPS " #:model %s #:device \"gpu\"))))"
     "  (sd-say \"layers\" (sd-layers img) (car (gimp-image-get-width img))))",
-    qm, qm, qc, qm);
+    qm, qm, qc, qm, qm);
   output = run_script (gimp, body);
   for (i = 0; i < G_N_ELEMENTS (expected); i++)
     {
