@@ -43,6 +43,18 @@ cmd_run_component (int argc, char **argv)
       rc = 2;
       goto out;
     }
+  if (device && !g_str_equal (device, "auto") && !g_str_equal (device, "cpu") && !g_str_equal (device, "cuda"))
+    {
+      fprintf (stderr, "scaledit run-component: --device %s: must be auto, cpu or cuda\n", device);
+      rc = 2;
+      goto out;
+    }
+  if (routing && !g_str_equal (routing, "all") && !g_str_equal (routing, "scale-dit"))
+    {
+      fprintf (stderr, "scaledit run-component: --lora-routing %s: must be all or scale-dit\n", routing);
+      rc = 2;
+      goto out;
+    }
   copts.lora_path = lora;
   copts.lora_scale = (float) lora_scale;
   copts.lora_routing = routing;

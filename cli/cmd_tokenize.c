@@ -1,6 +1,7 @@
 /* cmd_tokenize.c: `scaledit tokenize clip|t5 --model PATH --text TEXT [--max-length N]`: prints the
  * token ids a text encoder gets for a prompt and says on stderr when the prompt was truncated. */
 #include <stdio.h>
+#include <string.h>
 
 #include "scaledit.h"
 #include "cli.h"
@@ -28,17 +29,17 @@ cmd_tokenize (int argc, char **argv)
   ctx = g_option_context_new ("clip|t5 - print the token ids of a prompt");
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error))
-    goto fail;
-  if (argc != 2 || !model || !text)
+    goto bad_option;
+  if (argc != 2 || !model || !text || (strcmp (argv[1], "clip") && strcmp (argv[1], "t5")))
     {
       g_set_error (&error, SD_ERROR, SD_ERROR_ARGUMENT,
                    "usage: scaledit tokenize clip|t5 --model PATH --text TEXT [--max-length N]");
-      goto fail;
+      goto bad_option;
     }
   if (max_length < 0)
     {
-      g_set_error (&error, SD_ERROR, SD_ERROR_ARGUMENT, "--max-length must not be negative");
-      goto fail;
+      g_set_error (&error, SD_ERROR, SD_ERROR_ARGUMENT, "--max-length %d: must not be negative", max_length);
+      goto bad_option;
     }
   if (!(ids = sd_tokenize (argv[1], model, text, max_length, &truncated, &error)))
     goto fail;
@@ -53,4 +54,7 @@ cmd_tokenize (int argc, char **argv)
 fail:
   fprintf (stderr, "scaledit tokenize: %s\n", error->message);
   return 1;
+bad_option:
+  fprintf (stderr, "scaledit tokenize: %s\n", error->message);
+  return 2;
 }

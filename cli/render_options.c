@@ -19,8 +19,9 @@ bad_value (GError **error, const char *format, ...)
   return FALSE;
 }
 
-gboolean
-sd_check_int_option (const char *option, int value, int min, int max, GError **error)
+/* Fails naming the option and the value unless min <= value <= max. */
+static gboolean
+check_int (const char *option, int value, int min, int max, GError **error)
 {
   if (value >= min && value <= max)
     return TRUE;
@@ -110,8 +111,16 @@ check_upscale_size (const SdRenderOptions *o, GError **error)
     return o->scale == 2 || o->scale == 4 ? TRUE : bad_value (error, "--scale %d: must be 2 or 4", o->scale);
   if (o->width == SD_NOT_GIVEN || o->height == SD_NOT_GIVEN)
     return bad_value (error, "upscale needs --scale 2 or 4, or both --width and --height");
-  return sd_check_int_option ("--width", o->width, 64, MAX_SIDE, error)
-         && sd_check_int_option ("--height", o->height, 64, MAX_SIDE, error);
+  return check_int ("--width", o->width, 64, MAX_SIDE, error)
+         && check_int ("--height", o->height, 64, MAX_SIDE, error);
+}
+
+/* Generate: a size that is given is checked; the request's default (1024) is used otherwise. */
+static gboolean
+check_generate_size (const SdRenderOptions *o, GError **error)
+{
+  return (o->width == SD_NOT_GIVEN || check_int ("--width", o->width, 64, MAX_SIDE, error))
+         && (o->height == SD_NOT_GIVEN || check_int ("--height", o->height, 64, MAX_SIDE, error));
 }
 
 static gboolean
@@ -127,21 +136,19 @@ check_request_options (SdRenderOptions *o, gboolean upscale, GError **error)
       || (o->device && !check_choice ("--device", o->device, devices, error))
       || (o->order && !check_choice ("--order", o->order, orders, error)))
     return FALSE;
-  if (upscale ? !check_upscale_size (o, error)
-              : (o->width != SD_NOT_GIVEN && !sd_check_int_option ("--width", o->width, 64, MAX_SIDE, error))
-                  || (o->height != SD_NOT_GIVEN && !sd_check_int_option ("--height", o->height, 64, MAX_SIDE, error)))
+  if (!(upscale ? check_upscale_size (o, error) : check_generate_size (o, error)))
     return FALSE;
   if (q->seed < -1)
     return bad_value (error, "--seed %" G_GINT64_FORMAT ": must be -1 (a random seed) or at least 0", q->seed);
-  if (!sd_check_int_option ("--steps", q->global_steps, 1, 1000, error)
-      || !sd_check_int_option ("--global-factor", q->global_factor, upscale ? 2 : 1, 16, error)
+  if (!check_int ("--steps", q->global_steps, 1, 1000, error)
+      || !check_int ("--global-factor", q->global_factor, upscale ? 2 : 1, 16, error)
       || (q->global_factor > 1 && (q->detail_steps < 1 || q->detail_steps > q->global_steps)
           && !bad_value (error, "--detail-steps %d: must be between 1 and --steps (%d)", q->detail_steps,
                          q->global_steps))
-      || !sd_check_int_option ("--window", q->window, 1, MAX_SIDE / 16, error)
-      || !sd_check_int_option ("--hr-radius", q->hr_radius, 0, MAX_SIDE / 16, error)
-      || !sd_check_int_option ("--lr-radius", q->lr_radius, 0, MAX_SIDE / 16, error)
-      || !sd_check_int_option ("--lr-window-span", q->lr_window_span, 0, MAX_SIDE / 16, error)
+      || !check_int ("--window", q->window, 1, MAX_SIDE / 16, error)
+      || !check_int ("--hr-radius", q->hr_radius, 0, MAX_SIDE / 16, error)
+      || !check_int ("--lr-radius", q->lr_radius, 0, MAX_SIDE / 16, error)
+      || !check_int ("--lr-window-span", q->lr_window_span, 0, MAX_SIDE / 16, error)
       || !check_given_double ("--guidance", o->guidance, 0, 100, &q->global_guidance, error)
       || !check_given_double ("--detail-guidance", o->detail_guidance, 0, 100, &q->detail_guidance, error)
       || !check_double ("--true-cfg", o->true_cfg, 1, 100, error)

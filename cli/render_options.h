@@ -10,7 +10,7 @@ typedef struct {
   SdRequest request;                  /* sd_request_init's defaults, then the options */
   char *model, *vae, *clip, *t5, *tokenizers, *device, *order, *lora;
   char *prompt, *negative, *out, *in; /* prompt and negative: checked UTF-8 */
-  int width, height;                  /* upscale: SD_NOT_GIVEN unless given */
+  int width, height;                  /* SD_NOT_GIVEN unless given */
   int scale;                          /* upscale: 0 unless given */
   int depth;
   char *guidance, *detail_guidance;   /* NULL unless given; numbers once checked */
@@ -23,7 +23,5 @@ typedef struct {
  * *error and the exit status is 2. --help prints the command's options and exits. */
 gboolean sd_render_options_parse (SdRenderOptions *o, gboolean upscale, int argc, char **argv, GError **error);
 void sd_render_options_clear (SdRenderOptions *o);
-/* Fails naming the option and the value unless min <= value <= max (for other checks too). */
-gboolean sd_check_int_option (const char *option, int value, int min, int max, GError **error);
 /* The engine options that o names (pointing into o). */
 void sd_render_options_engine (const SdRenderOptions *o, SdEngineOptions *eo);

@@ -1,6 +1,7 @@
 /* test_cli_args.c: generate and upscale refuse wrong options before any model loads, with exit
  * status 2 and a message naming the option, the value and what it may be; each command's --help
- * lists only its own options; upscale inputs are checked from their header. */
+ * lists only its own options; upscale inputs are checked from their header; run-component and
+ * tokenize refuse wrong options with exit status 2 too. */
 #include <string.h>
 
 #include "cli_spawn.h"
@@ -85,6 +86,20 @@ test_upscale_size (void)
   g_free (text);
 }
 
+/* The other commands' wrong options exit with 2 as well. */
+static void
+test_other_commands (void)
+{
+  REFUSED (2, "--device gpu: must be auto, cpu or cuda", "run-component", "flux", "--model", "m", "--in", "i.safetensors",
+           "--out", "o.safetensors", "--device", "gpu");
+  REFUSED (2, "--lora-routing every: must be all or scale-dit", "run-component", "flux", "--model", "m", "--in",
+           "i.safetensors", "--out", "o.safetensors", "--lora-routing", "every");
+  REFUSED (2, "usage: scaledit tokenize clip|t5", "tokenize", "clip5", "--model", "m", "--text", "a");
+  REFUSED (2, "--max-length -1: must not be negative", "tokenize", "t5", "--model", "m", "--text", "a",
+           "--max-length", "-1");
+  REFUSED (2, "usage: scaledit inspect PATH", "inspect");
+}
+
 /* Each command's --help lists its own options only; generate does not take upscale's. */
 static void
 test_help_per_command (void)
@@ -116,5 +131,6 @@ main (int argc, char **argv)
   g_test_add_func ("/cli-args/choices-and-names", test_choices_and_names);
   g_test_add_func ("/cli-args/upscale-size", test_upscale_size);
   g_test_add_func ("/cli-args/help-per-command", test_help_per_command);
+  g_test_add_func ("/cli-args/other-commands", test_other_commands);
   return g_test_run ();
 }
