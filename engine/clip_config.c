@@ -8,11 +8,7 @@
 #include "scaledit.h"
 
 /* The integer members: their defaults and bounds. */
-static const struct {
-  const char *key;
-  gsize offset;
-  int def, lo, hi;
-} int_fields[] = {
+static const SdConfigIntField int_fields[] = {
   { "vocab_size", offsetof (SdClipConfig, vocab_size), 49408, 1, SD_CONFIG_MAX_VOCAB },
   { "hidden_size", offsetof (SdClipConfig, hidden_size), 512, 1, SD_CONFIG_MAX_DIM },
   { "intermediate_size", offsetof (SdClipConfig, intermediate_size), 2048, 1, SD_CONFIG_MAX_FF },
@@ -22,19 +18,14 @@ static const struct {
   { "eos_token_id", offsetof (SdClipConfig, eos_token_id), 2, 0, SD_CONFIG_MAX_VOCAB },
 };
 
-#define FIELD(c, i) ((int *) ((char *) (c) + int_fields[i].offset))
-
 gboolean
 sd_clip_config_from_object (JsonObject *o, const char *file, SdClipConfig *c, GError **error)
 {
   const char *act;
   double eps;
-  gsize i;
 
-  for (i = 0; i < G_N_ELEMENTS (int_fields); i++)
-    if (!sd_config_int (o, file, int_fields[i].key, int_fields[i].def, int_fields[i].lo, int_fields[i].hi,
-                        FIELD (c, i), error))
-      return FALSE;
+  if (!sd_config_int_fields (o, file, int_fields, G_N_ELEMENTS (int_fields), c, error))
+    return FALSE;
   if (!sd_config_double (o, file, "layer_norm_eps", 1e-5, 0, 1, &eps, error)
       || !sd_config_string (o, file, "hidden_act", "quick_gelu", &act, error)
       || !sd_config_activation (file, "hidden_act", act, &c->act, error))
@@ -46,11 +37,9 @@ sd_clip_config_from_object (JsonObject *o, const char *file, SdClipConfig *c, GE
 gboolean
 sd_clip_config_check (const char *where, const SdClipConfig *c, GError **error)
 {
-  gsize i;
 
-  for (i = 0; i < G_N_ELEMENTS (int_fields); i++)
-    if (!sd_config_check (where, int_fields[i].key, *FIELD (c, i), int_fields[i].lo, int_fields[i].hi, error))
-      return FALSE;
+  if (!sd_config_check_fields (where, int_fields, G_N_ELEMENTS (int_fields), c, error))
+    return FALSE;
   if (c->hidden_size % c->num_heads)
     {
       g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,

@@ -257,3 +257,27 @@ sd_config_activation (const char *file, const char *key, const char *name, SdAct
   g_set_error (error, SD_ERROR, SD_ERROR_UNSUPPORTED, "%s: %s \"%s\" is not supported", file, key, name);
   return FALSE;
 }
+
+gboolean
+sd_config_int_fields (JsonObject *o, const char *file, const SdConfigIntField *fields, gsize n, void *base,
+                      GError **error)
+{
+  gsize i;
+  for (i = 0; i < n; i++)
+    if (!sd_config_int (o, file, fields[i].key, fields[i].def, fields[i].lo, fields[i].hi,
+                        (int *) ((char *) base + fields[i].offset), error))
+      return FALSE;
+  return TRUE;
+}
+
+gboolean
+sd_config_check_fields (const char *where, const SdConfigIntField *fields, gsize n, const void *base,
+                        GError **error)
+{
+  gsize i;
+  for (i = 0; i < n; i++)
+    if (!sd_config_check (where, fields[i].key, *(const int *) ((const char *) base + fields[i].offset),
+                          fields[i].lo, fields[i].hi, error))
+      return FALSE;
+  return TRUE;
+}

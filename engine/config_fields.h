@@ -21,6 +21,19 @@ G_BEGIN_DECLS
  * or anything else where an integer belongs is an error. */
 gboolean sd_config_int (JsonObject *o, const char *file, const char *key, int def, int lo, int hi,
                         int *out, GError **error);
+/* An int member of a config struct: its JSON key, where it lives, its default and bounds. */
+typedef struct {
+  const char *key;
+  gsize offset;
+  int def, lo, hi;
+} SdConfigIntField;
+
+/* Every field of `fields` read as sd_config_int into the struct at `base`. */
+gboolean sd_config_int_fields (JsonObject *o, const char *file, const SdConfigIntField *fields, gsize n,
+                               void *base, GError **error);
+/* Every field of the struct at `base` within its bounds (for configs inferred from shapes). */
+gboolean sd_config_check_fields (const char *where, const SdConfigIntField *fields, gsize n,
+                                 const void *base, GError **error);
 /* Member `key` as a finite number (integer or float) in [lo, hi] (-DBL_MAX, DBL_MAX: any); absent
  * or null gives def. */
 gboolean sd_config_double (JsonObject *o, const char *file, const char *key, double def, double lo,

@@ -9,11 +9,7 @@
 #include "t5_model.h"
 
 /* The integer members: their defaults and bounds (the bucketing needs at least 4 buckets). */
-static const struct {
-  const char *key;
-  gsize offset;
-  int def, lo, hi;
-} int_fields[] = {
+static const SdConfigIntField int_fields[] = {
   { "vocab_size", offsetof (SdT5Config, vocab_size), 32128, 1, SD_CONFIG_MAX_VOCAB },
   { "d_model", offsetof (SdT5Config, d_model), 512, 1, SD_CONFIG_MAX_DIM },
   { "d_kv", offsetof (SdT5Config, d_kv), 64, 1, SD_CONFIG_MAX_DIM },
@@ -24,19 +20,14 @@ static const struct {
   { "relative_attention_max_distance", offsetof (SdT5Config, max_distance), 128, 2, SD_CONFIG_MAX_DIM },
 };
 
-#define FIELD(c, i) ((int *) ((char *) (c) + int_fields[i].offset))
-
 gboolean
 sd_t5_config_from_object (JsonObject *o, const char *file, SdT5Config *c, GError **error)
 {
   const char *proj, *act;
   double eps;
-  gsize i;
 
-  for (i = 0; i < G_N_ELEMENTS (int_fields); i++)
-    if (!sd_config_int (o, file, int_fields[i].key, int_fields[i].def, int_fields[i].lo, int_fields[i].hi,
-                        FIELD (c, i), error))
-      return FALSE;
+  if (!sd_config_int_fields (o, file, int_fields, G_N_ELEMENTS (int_fields), c, error))
+    return FALSE;
   if (!sd_config_double (o, file, "layer_norm_epsilon", 1e-6, 0, 1, &eps, error)
       || !sd_config_string (o, file, "feed_forward_proj", "relu", &proj, error))
     return FALSE;
@@ -59,11 +50,9 @@ sd_t5_config_from_object (JsonObject *o, const char *file, SdT5Config *c, GError
 gboolean
 sd_t5_config_check (const char *where, const SdT5Config *c, GError **error)
 {
-  gsize i;
 
-  for (i = 0; i < G_N_ELEMENTS (int_fields); i++)
-    if (!sd_config_check (where, int_fields[i].key, *FIELD (c, i), int_fields[i].lo, int_fields[i].hi, error))
-      return FALSE;
+  if (!sd_config_check_fields (where, int_fields, G_N_ELEMENTS (int_fields), c, error))
+    return FALSE;
   /* a quarter of the buckets are exact distances; the logarithmic ones need a larger maximum */
   return sd_config_check (where, "num_heads * d_kv", (gint64) c->num_heads * c->d_kv, 1, SD_CONFIG_MAX_DIM, error)
          && sd_config_check (where, "relative_attention_max_distance", c->max_distance, c->num_buckets / 4 + 1,
