@@ -353,6 +353,13 @@ cu_attention (SdBackend *be, const SdAttnArgs *a)
                  a->head_dim);
       return;
     }
+  if (a->lse && (!wide || plan || a->causal || a->bias_by_delta))
+    {
+      cu_record (cb, SD_ERROR_UNSUPPORTED,
+                 "attention: log-sum-exps are written by dense attention only, in the fused kernel at "
+                 "head dim 512 (the generic path at other head dims)");
+      return;
+    }
   if (wide && (plan || a->causal || a->bias_by_delta))
     {
       cu_record (cb, SD_ERROR_UNSUPPORTED,
@@ -389,6 +396,7 @@ cu_attention (SdBackend *be, const SdAttnArgs *a)
   p.scale_log2 = a->scale * ATTN_LOG2E;
   p.causal = a->causal;
   p.bias = a->bias_by_delta ? a->bias_by_delta->ptr : NULL;
+  p.lse = a->lse ? (float *) a->lse->ptr : NULL;
   grid = (unsigned) p.n_qtiles * a->heads;
   if (plan)
     {

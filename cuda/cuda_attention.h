@@ -6,6 +6,7 @@
 #include "cuda_internal.h"
 
 #define ATTN_LOG2E 1.4426950408889634f
+#define ATTN_LN2 0.6931471805599453f
 
 typedef struct {
   const bf16 *q, *k, *v;
@@ -21,6 +22,7 @@ typedef struct {
   const unsigned long long *mask; /* per partial 64-key tile and query row: bit c allows key c */
   const int *order;
   int q_block, k_block;
+  float *lse; /* [heads][n_q] natural log-sum-exp of each row's scaled scores, or NULL (wide kernel) */
 } AttnParams;
 
 /* Query rows per CTA of each kernel (a plan's q_block must be a multiple). */
@@ -33,7 +35,8 @@ void cu_attention_mma (CuBackend *cb, const AttnParams &p, int head_dim, unsigne
 /* TRUE when the loaded module holds the sm_90a kernel and the device runs it. */
 gboolean cu_attention_sm90_available (CuBackend *cb);
 void cu_attention_sm90 (CuBackend *cb, const AttnParams &p, int head_dim, unsigned grid);
-/* Head dim 512, dense only (no plan, causal or bias): the VAE mid-block. */
+/* Head dim 512, dense only (no plan, causal or bias): the VAE mid-block; the only fused kernel
+ * that writes log-sum-exps (p.lse). */
 void cu_attention_wide (CuBackend *cb, const AttnParams &p, unsigned grid);
 
 /* Where key tile i (of `tile` keys) of a query tile starts; *mask_tile is the tile's index into

@@ -1,7 +1,8 @@
 /* cuda_attention_generic.cu: attention for the head dims and layouts the fused kernel does not take
  * (the small test models: head dims 16, 32, ...): one warp per query and head, keys 32 at a time,
  * online softmax in f32; dense, causal, T5's relative bias or over a plan's blocks with the token
- * mask on partial ones. Also the op table's entry that picks the path. */
+ * mask on partial ones; dense ones can write each row's log-sum-exp. Also the op table's entry
+ * that picks the path. */
 #include "cuda_vec.cuh"
 
 #define WARPS 4
@@ -20,6 +21,7 @@ typedef struct {
   const SdTokenPos *tokens;
   SdMaskRules rules;
   int q_block, k_block;
+  float *lse; /* [heads][n_q], or NULL */
 } GenParams;
 
 /* Keys [j0, j1) of one range, `partial` applying the token mask. */
@@ -106,6 +108,8 @@ generic_kernel (GenParams p)
   __syncwarp ();
   for (int c = lane; c < p.d; c += 32)
     p.out[i * p.ldo + (long) h * p.d + c] = __float2bfloat16_rn (l > 0 ? acc[c] / l : 0.0f);
+  if (p.lse && lane == 0)
+    p.lse[(long) h * p.n_q + i] = l > 0 ? m + logf (l) : -INFINITY;
 }
 
 void
@@ -122,6 +126,11 @@ cu_attention_generic (SdBackend *be, const SdAttnArgs *a)
       cu_record (cb, SD_ERROR_UNSUPPORTED,
                  "attention: head_dim %d with %d heads (the CUDA backend takes 64, 128 and 512 in its fused "
                  "kernel and up to %d otherwise)", a->head_dim, a->heads, MAX_DIM);
+      return;
+    }
+  if (a->lse && (plan || a->causal || a->bias_by_delta))
+    {
+      cu_record (cb, SD_ERROR_UNSUPPORTED, "attention: log-sum-exps are written by dense attention only");
       return;
     }
   if (plan && (plan->n_tokens != a->n_q || plan->n_tokens != a->n_kv || !plan->tokens))
@@ -145,6 +154,7 @@ cu_attention_generic (SdBackend *be, const SdAttnArgs *a)
   p.scale = a->scale;
   p.causal = a->causal;
   p.bias = a->bias_by_delta ? a->bias_by_delta->ptr : NULL;
+  p.lse = a->lse ? (float *) a->lse->ptr : NULL;
   if (plan)
     {
       const CuPlanDevice *d = cu_plan_get (cb, plan, a->heads, plan->q_block);
@@ -172,7 +182,8 @@ void
 cu_attention_any (SdBackend *be, const SdAttnArgs *a)
 {
   const int d = a->head_dim;
-  if ((d == 64 || d == 128 || d == 512) && fused_view (a->q) && fused_view (a->k) && fused_view (a->v)
+  /* of the fused kernels only the wide one writes log-sum-exps */
+  if ((d == 512 || ((d == 64 || d == 128) && !a->lse)) && fused_view (a->q) && fused_view (a->k) && fused_view (a->v)
       && fused_view (a->out))
     cu_attention (be, a);
   else

@@ -5,7 +5,8 @@
  * One CTA of 8 warps takes 64 query rows of one head (Q in shared memory) and streams 32-key K/V
  * tiles through shared memory with cp.async, two stages deep. Warps w and w + 4 share 16 query
  * rows: both compute the same scores (so both hold the same softmax statistics) and each keeps
- * one half (256 columns) of the output in registers. */
+ * one half (256 columns) of the output in registers. With p.lse each row's log-sum-exp is written
+ * too (by the first of the two warps). */
 #include <math.h>
 
 #include "cuda_attention.h"
@@ -145,16 +146,23 @@ wide_kernel (AttnParams p)
   __syncthreads ();
 
   /* Normalize and stage the tile in sq (every warp is past its last read of it). */
-  float inv[2];
+  float inv[2], lsum[2];
 #pragma unroll
   for (int r = 0; r < 2; r++)
     {
       float l = l_run[r];
       l += __shfl_xor_sync (0xffffffffu, l, 1);
       l += __shfl_xor_sync (0xffffffffu, l, 2);
+      lsum[r] = l;
       inv[r] = l > 0 ? 1.0f / l : 0.0f;
     }
   const int r0 = wrow + g;
+  if (p.lse && half == 0 && t == 0)
+#pragma unroll
+    for (int r = 0; r < 2; r++)
+      if (q0 + r0 + 8 * r < p.n_q)
+        p.lse[(long) head * p.n_q + q0 + r0 + 8 * r]
+            = lsum[r] > 0 ? (m_run[r] + log2f (lsum[r])) * ATTN_LN2 : -INFINITY;
 #pragma unroll
   for (int n = 0; n < HALF / 8; n++)
     {

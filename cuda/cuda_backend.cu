@@ -380,6 +380,7 @@ static const SdBackendOps cu_ops = {
   .rms_norm = cu_rms_norm,
   .head_norm_rope = cu_head_norm_rope,
   .attention = cu_attention_any,
+  .attention_merge = cu_attention_merge,
   .add_gated = cu_add_gated,
   .activate = cu_activate,
   .mul = cu_mul,

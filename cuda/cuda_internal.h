@@ -81,6 +81,8 @@ void cu_rms_norm (SdBackend *be, SdView x, SdView y, int rows, int dim, float ep
 void cu_head_norm_rope (SdBackend *be, SdView x, int rows, int heads, int head_dim, float eps,
                         SdBuf *weight, SdBuf *cos, SdBuf *sin);
 void cu_attention (SdBackend *be, const SdAttnArgs *args);
+void cu_attention_merge (SdBackend *be, SdView acc, SdView acc_lse, SdView part, SdView part_lse, int rows,
+                         int cols);
 void cu_add_gated (SdBackend *be, SdView x, SdView y, int rows, int cols, SdView gate,
                    const SdSegments *groups);
 void cu_activate (SdBackend *be, SdView x, SdView y, int rows, int cols, SdAct act);

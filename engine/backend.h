@@ -66,6 +66,11 @@ typedef struct {
   const SdAttnPlan *plan;    /* NULL: dense */
   gboolean causal;           /* CLIP */
   SdBuf *bias_by_delta;      /* T5: [heads][n_q + n_kv - 1] bias indexed by (j - i) + n_q - 1 */
+  /* NULL, or an alloc_f32 buffer of heads * n_q: element h * n_q + i receives the natural log of
+   * the sum of exp(scale * q_i . k_j) over row i's keys in head h (-inf when it has none), so that
+   * attention over several sets of keys can be merged (attention_merge). Dense attention only (no
+   * plan, causal mask or bias). */
+  SdBuf *lse;
 } SdAttnArgs;
 
 /* 2-D convolution of one image stored CHW: channel c of x is the h x w row-major plane at element
@@ -119,6 +124,13 @@ typedef struct {
   void (*head_norm_rope) (SdBackend *be, SdView x, int rows, int heads, int head_dim, float eps,
                           SdBuf *weight, SdBuf *cos, SdBuf *sin);
   void (*attention) (SdBackend *be, const SdAttnArgs *args);
+  /* Merges attention over a further set of keys into a running result (online softmax across
+   * calls): per row r, with L = log(exp(acc_lse[r]) + exp(part_lse[r])),
+   * acc[r, :] = exp(acc_lse[r] - L) acc[r, :] + exp(part_lse[r] - L) part[r, :] and acc_lse[r] = L
+   * (a row both sides of which are -inf stays as it is). The lse views are in alloc_f32 buffers;
+   * acc may be one too (a running sum kept in f32). */
+  void (*attention_merge) (SdBackend *be, SdView acc, SdView acc_lse, SdView part, SdView part_lse,
+                           int rows, int cols);
   /* x[r,c] += gate[g(r), c] * y[r,c]; gate buf NULL means plain add. */
   void (*add_gated) (SdBackend *be, SdView x, SdView y, int rows, int cols, SdView gate,
                      const SdSegments *groups);

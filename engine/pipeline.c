@@ -121,8 +121,12 @@ velocity (Gen *g, Runs *runs, SdBuf *x, const float *ts, int n_groups, const SdS
   return TRUE;
 }
 
-/* Device memory VAE intermediates may stay in: what a GPU has beyond the resident weights, the
- * tiles' budget and a margin, at most VAE_DEVICE_SLOTS (host memory and per-tile copies beyond). */
+/* The VAE on a GPU: its tiles' working memory is an eighth of what the device has free beyond the
+ * resident weights and a margin (at least VAE_GPU_MIN_BUDGET, at most VAE_GPU_MAX_BUDGET: FLUX's
+ * mid-block attention keeps its keys and values in it up to 8192²), and full-resolution
+ * intermediates may stay in what is left, up to VAE_DEVICE_SLOTS (host memory beyond). */
+#define VAE_GPU_MIN_BUDGET ((gsize) 256 << 20)
+#define VAE_GPU_MAX_BUDGET ((gsize) 8 << 30)
 #define VAE_DEVICE_SLOTS ((gsize) 12 << 30)
 #define VAE_DEVICE_RESERVE ((gsize) 4 << 30)
 /* On the CPU the tiles' working memory is host memory beside the full-size intermediates: smaller
@@ -133,21 +137,28 @@ static void
 vae_tiling (const Gen *g, SdVaeTiling *t)
 {
   const SdBackend *be = g->e->be;
+  const gsize used = be->bytes_in_use + VAE_DEVICE_RESERVE;
+  const gsize spare = be->device_memory > used ? be->device_memory - used : 0;
   memset (t, 0, sizeof *t);
   t->cancel = g->cb ? g->cb->cancel : NULL;
   if (!be->device_memory)
-    t->budget_bytes = VAE_CPU_BUDGET;
-  if (be->device_memory > be->bytes_in_use + VAE_DEVICE_RESERVE)
-    t->device_slot_bytes = MIN (VAE_DEVICE_SLOTS, be->device_memory - be->bytes_in_use - VAE_DEVICE_RESERVE);
+    {
+      t->budget_bytes = VAE_CPU_BUDGET;
+      return;
+    }
+  t->budget_bytes = CLAMP (spare / 8, VAE_GPU_MIN_BUDGET, VAE_GPU_MAX_BUDGET);
+  t->device_slot_bytes = spare > t->budget_bytes ? MIN (VAE_DEVICE_SLOTS, spare - t->budget_bytes) : 0;
 }
 
-/* On a backend whose buffers are host memory (the CPU), the request's largest VAE runs, the
- * handover's encode and the final decode at full size, must fit the memory available now: a
- * request too large is refused before any work rather than killed by the system halfway. */
+/* The request's largest VAE runs, the handover's encode and the final decode at full size, must
+ * fit the host memory available now, beside the picture's own buffers: a request too large is
+ * refused before any work rather than killed by the system halfway. On the CPU every intermediate
+ * is host memory; on a GPU those beyond its slots are (bf16). */
 static gboolean
 check_host_memory (Gen *g, GError **error)
 {
-  const gint64 avail = g->e->be->device_memory ? -1 : sd_host_memory_available ();
+  const gboolean gpu = g->e->be->device_memory != 0;
+  const gint64 avail = sd_host_memory_available ();
   gsize need = 0, host, work;
   SdVaeTiling t;
   int encode;
@@ -159,19 +170,23 @@ check_host_memory (Gen *g, GError **error)
     {
       if (!sd_vae_memory (g->e->vae, encode, g->w16, g->h16, &t, &host, &work, error))
         return FALSE;
-      need = MAX (need, host + work);
+      if (gpu) /* the tiles work on the device; the slots there take some of the intermediates */
+        need = MAX (need, host > t.device_slot_bytes ? host - t.device_slot_bytes : 0);
+      else
+        need = MAX (need, host + work);
     }
   /* beside them: the upscaled guidance image, then the decoded picture and its pixels; and a
-   * quarter for the allocator's slack (2048²: 2.6 GiB before it, 2.8 GiB measured in all) */
+   * quarter for the allocator's slack (CPU 2048²: 2.6 GiB before it, 2.8 GiB measured in all) */
   need += (gsize) g->w16 * g->h16 * 3 * sizeof (float) * 2;
   need += need / 4;
   if (need <= (guint64) avail)
     return TRUE;
   g_set_error (error, SD_ERROR, SD_ERROR_OUT_OF_MEMORY,
-               "a %dx%d picture on the CPU needs about %.1f GiB of memory (the VAE at full size), "
-               "and %.1f GiB is available%s: choose a smaller size, close other programs, or use "
-               "a GPU", g->req->width, g->req->height, need / 1073741824.0, avail / 1073741824.0,
-               g_getenv ("SCALEDIT_HOST_MEMORY_LIMIT") ? " (SCALEDIT_HOST_MEMORY_LIMIT)" : "");
+               "a %dx%d picture on the %s needs about %.1f GiB of host memory (the VAE at full size), "
+               "and %.1f GiB is available%s: choose a smaller size, or close other programs%s",
+               g->req->width, g->req->height, gpu ? "GPU" : "CPU", need / 1073741824.0, avail / 1073741824.0,
+               g_getenv ("SCALEDIT_HOST_MEMORY_LIMIT") ? " (SCALEDIT_HOST_MEMORY_LIMIT)" : "",
+               gpu ? "" : ", or use a GPU");
   return FALSE;
 }
 

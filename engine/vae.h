@@ -48,8 +48,9 @@ void sd_vae_latent_size (const SdVae *vae, int width, int height, int *lw, int *
 
 /* How a decode or encode runs. */
 typedef struct {
-  gsize budget_bytes;  /* device working memory the tiles may use; 0: 2 GiB (FLUX at 4096²
-                        * needs 1 GiB of it for the attention's keys and values in f32) */
+  gsize budget_bytes;  /* device working memory the tiles may use; 0: 2 GiB. The attention's keys
+                        * and values stay in it when they take at most half (FLUX at 4096²: 1 GiB
+                        * counted as f32), else they are streamed through it in chunks */
   int max_tile;        /* when > 0, caps every tile's side (output pixels of its layer) */
   gsize device_slot_bytes; /* device memory full-resolution intermediates may stay in, on top of
                             * the budget (0: all in host memory, copied through tile by tile);
@@ -65,8 +66,10 @@ typedef struct {
                               * plus device_slot_bytes */
   gsize tile_peak_bytes;     /* peak of the conv passes: bounded by the tile size, not the image */
   gsize attention_peak_bytes; /* peak of the mid-block attention pass: whole-latent keys and
-                               * values, a query tile and its scores */
-  gsize attention_kv_bytes;  /* of which the keys and values */
+                               * values (or a chunk of them), a query tile and its scores */
+  gsize attention_kv_bytes;  /* of which the keys and values (or a chunk of them) */
+  int attention_kv_chunks;   /* chunks the keys and values were streamed in for each query tile
+                              * (1: they stayed in the working memory); 0: no attention */
   gsize host_peak_bytes;     /* peak of full-resolution intermediates held in host memory */
   int tiles, passes;
   double halo_fraction;      /* conv inputs read and normalized more than once (tile halos),

@@ -24,6 +24,7 @@ typedef struct {
   gsize budget;
   int tiles_done, tiles_total;
   gsize host_bytes, host_peak, kv_bytes;
+  int kv_chunks;
   gsize device_peak, tile_peak, attn_peak; /* device bytes above the weights */
   gsize slot_cap, slot_dev_bytes;          /* device-resident slots: allowed, in use */
   double in_read, in_unique;
@@ -56,13 +57,26 @@ conv_tile_bytes (Run *r, const VaePass *p, int th, int tw)
   return n * sizeof (float) + scratch;
 }
 
+/* Keys and values per chunk of the mid-block attention: all of them when they take at most half
+ * the budget (they stay in it, as the query tiles stream past); else chunks of half the budget,
+ * the whole set kept outside it (a device slot or host memory) and streamed through for every
+ * query tile, the chunks' results merged by their log-sum-exps (online softmax). */
+static gsize
+attn_kv_chunk (Run *r, const VaePass *p)
+{
+  const VaeSlot *x = slot (r, p->in);
+  const gsize tokens = (gsize) x->h * x->w, row = 2 * (gsize) x->c * sizeof (float);
+  return tokens * row <= r->budget / 2 ? tokens : CLAMP (r->budget / 2 / row, 1, tokens);
+}
+
 static gsize
 attn_tile_bytes (Run *r, const VaePass *p, int th, int tw)
 {
   const VaeSlot *x = slot (r, p->in);
-  gsize tokens = (gsize) x->h * x->w, c = x->c, t = (gsize) th * tw;
-  gsize scores = MIN (t * tokens, MAX ((gsize) ATTN_SCRATCH_FLOATS, tokens));
-  return (2 * tokens * c + 5 * c * t + scores + 256 + 4 * r->plan->groups) * sizeof (float);
+  const gsize tokens = (gsize) x->h * x->w, c = x->c, t = (gsize) th * tw, kv = attn_kv_chunk (r, p);
+  const gsize scores = MIN (t * kv, MAX ((gsize) ATTN_SCRATCH_FLOATS, kv));
+  const gsize merge = kv < tokens ? c * t + 2 * t : 0; /* running result and log-sum-exps, f32 */
+  return (2 * kv * c + 5 * c * t + scores + merge + 256 + 4 * r->plan->groups) * sizeof (float);
 }
 
 static gsize
@@ -83,8 +97,8 @@ choose_tile (Run *r, const VaePass *p, TilePlan *tp, GError **error)
   if (tile_bytes (r, p, 1, 1) > r->budget)
     {
       g_set_error (error, SD_ERROR, SD_ERROR_OUT_OF_MEMORY,
-                   "VAE memory budget of %.1f MiB is too small for a %d-channel %dx%d layer (one "
-                   "pixel needs %.1f MiB)",
+                   "the VAE's working memory of %.1f MiB is too small for its %d-channel %dx%d layer, "
+                   "whose smallest tile needs %.1f MiB: free memory on the device or choose a smaller size",
                    r->budget / 1048576.0, out->c, W, H, tile_bytes (r, p, 1, 1) / 1048576.0);
       return FALSE;
     }
@@ -531,8 +545,78 @@ attn_tokens (Run *r, const VaePass *p, SdBuf *x, SdBuf *xn, SdBuf *xt, SdBuf *mr
   be->ops->transpose (be, sd_view (xn, 0, n), sd_view (xt, 0, c), c, n);
 }
 
+/* Where phase 0 of the attention writes the key (or value) rows of a tile: into the store itself
+ * when it is on the device, else into tmp, which kv_rows_flush then copies to the host store. The
+ * stores are slots of one channel: tokens rows of c, in tile order (attention does not depend on
+ * the keys' order). */
+static SdView
+kv_rows_view (const VaeSlot *s, gsize n0, SdBuf *tmp)
+{
+  return s->dev ? sd_view (s->dev, n0 * s->w, s->w) : sd_view (tmp, 0, s->w);
+}
+
+static gboolean
+kv_rows_flush (Run *r, const VaeSlot *s, gsize n0, int n, SdBuf *tmp, GError **error)
+{
+  return s->dev || device_to_host (r, s, tmp, 0, host_at (s, 0, (int) n0, 0), (gsize) n * s->w, error);
+}
+
+/* Rows [j0, j0 + len) of a store as a device view: in place on the device, or copied into chunk. */
+static gboolean
+kv_chunk_view (Run *r, const VaeSlot *s, gsize j0, int len, SdBuf *chunk, SdView *v, GError **error)
+{
+  if (s->dev)
+    {
+      *v = sd_view (s->dev, j0 * s->w, s->w);
+      return TRUE;
+    }
+  *v = sd_view (chunk, 0, s->w);
+  return host_to_device (r, s, host_at (s, 0, (int) j0, 0), chunk, 0, (gsize) len * s->w, error);
+}
+
+/* Attention of n query rows (q) over every key, into o: in one call when the keys are one chunk,
+ * else chunk by chunk, the results merged by their log-sum-exps into acc (f32) and copied to o. */
+static gboolean
+attend_all (Run *r, const VaeSlot *ks, const VaeSlot *vs, gsize kv_chunk, SdBuf *q, int n, SdBuf *o,
+            SdBuf *kc, SdBuf *vc, SdBuf *acc, SdBuf *acc_lse, SdBuf *part_lse, GError **error)
+{
+  SdBackend *be = r->be;
+  const int c = ks->w;
+  const gsize tokens = ks->h;
+  SdAttnArgs aa = { 0 };
+  gsize j0;
+
+  aa.q = sd_view (q, 0, c);
+  aa.out = sd_view (o, 0, c);
+  aa.n_q = n;
+  aa.heads = 1;
+  aa.head_dim = c;
+  aa.scale = (float) (1.0 / sqrt ((double) c));
+  for (j0 = 0; j0 < tokens; j0 += kv_chunk)
+    {
+      aa.n_kv = (int) MIN (kv_chunk, tokens - j0);
+      if (!kv_chunk_view (r, ks, j0, aa.n_kv, kc, &aa.k, error)
+          || !kv_chunk_view (r, vs, j0, aa.n_kv, vc, &aa.v, error))
+        return FALSE;
+      if (kv_chunk < tokens)
+        aa.lse = j0 == 0 ? acc_lse : part_lse;
+      be->ops->attention (be, &aa);
+      if (kv_chunk >= tokens)
+        return TRUE;
+      if (j0 == 0)
+        be->ops->copy (be, sd_view (o, 0, c), sd_view (acc, 0, c), n, c);
+      else
+        be->ops->attention_merge (be, sd_view (acc, 0, c), sd_view (acc_lse, 0, 1), sd_view (o, 0, c),
+                                  sd_view (part_lse, 0, 1), n, c);
+    }
+  be->ops->copy (be, sd_view (acc, 0, c), sd_view (o, 0, c), n, c);
+  return TRUE;
+}
+
 /* The mid-block self-attention (one head of dim C over all latent pixels), in place: keys and
- * values of the whole latent first, then the queries tile by tile. */
+ * values of the whole latent first (phase 0), then the queries tile by tile (phase 1). The keys
+ * and values stay in the tile budget when they fit half of it (attn_kv_chunk); else they are kept
+ * in a device slot or host memory and streamed in chunks. */
 static gboolean
 run_attn (Run *r, const VaePass *p, const TilePlan *tp, GError **error)
 {
@@ -541,19 +625,35 @@ run_attn (Run *r, const VaePass *p, const TilePlan *tp, GError **error)
   VaeSlot *x = slot (r, p->in);
   const int c = x->c, G = r->plan->groups;
   const gsize tokens = (gsize) x->h * x->w, px_max = (gsize) tp->th * tp->tw;
+  const gsize kv_chunk = attn_kv_chunk (r, p);
+  const gboolean in_budget = kv_chunk >= tokens;
+  VaeSlot ks = { 1, (int) tokens, c }, vs = { 1, (int) tokens, c };
   Bufs bs = { 0 };
-  SdBuf *d_k, *d_v, *d_x, *d_xn, *d_t, *d_q, *d_o, *d_stats, *d_mr;
+  SdBuf *d_kc = NULL, *d_vc = NULL, *d_x, *d_xn, *d_t, *d_q, *d_o, *d_stats, *d_mr;
+  SdBuf *d_acc = NULL, *d_la = NULL, *d_lp = NULL;
   float *stage = NULL, h_stats[2 * MAX_GROUPS];
   gboolean ok = FALSE;
   int phase, oy0, ox0;
 
-  if (!(d_k = bufs_alloc (r, &bs, tokens * c, error)) || !(d_v = bufs_alloc (r, &bs, tokens * c, error))
-      || !(d_x = bufs_alloc (r, &bs, c * px_max, error)) || !(d_xn = bufs_alloc (r, &bs, c * px_max, error))
+  if (in_budget)
+    {
+      if (!(ks.dev = bufs_alloc (r, &bs, tokens * c, error)) || !(vs.dev = bufs_alloc (r, &bs, tokens * c, error)))
+        goto out;
+    }
+  else if (!slot_alloc (r, &ks, error) || !slot_alloc (r, &vs, error)
+           || (!ks.dev && (!(d_kc = bufs_alloc (r, &bs, kv_chunk * c, error))
+                           || !(d_vc = bufs_alloc (r, &bs, kv_chunk * c, error))))
+           || !(d_acc = bufs_alloc_as (r, &bs, TRUE, c * px_max, error))
+           || !(d_la = bufs_alloc_as (r, &bs, TRUE, px_max, error))
+           || !(d_lp = bufs_alloc_as (r, &bs, TRUE, px_max, error)))
+    goto out;
+  if (!(d_x = bufs_alloc (r, &bs, c * px_max, error)) || !(d_xn = bufs_alloc (r, &bs, c * px_max, error))
       || !(d_t = bufs_alloc (r, &bs, c * px_max, error)) || !(d_q = bufs_alloc (r, &bs, c * px_max, error))
       || !(d_o = bufs_alloc (r, &bs, c * px_max, error)) || !(d_stats = bufs_alloc_stats (r, &bs, G, error))
       || !(d_mr = bufs_alloc_stats (r, &bs, G, error)) || !upload_mean_rstd (r, x, d_mr, error))
     goto out;
-  r->kv_bytes = MAX (r->kv_bytes, 2 * tokens * c * sizeof (float));
+  r->kv_bytes = MAX (r->kv_bytes, 2 * kv_chunk * c * sizeof (float));
+  r->kv_chunks = MAX (r->kv_chunks, (int) ((tokens + kv_chunk - 1) / kv_chunk));
   stage = g_try_new (float, c * px_max);
   if (!stage)
     {
@@ -571,7 +671,6 @@ run_attn (Run *r, const VaePass *p, const TilePlan *tp, GError **error)
           {
             const int oy1 = MIN (x->h, oy0 + tp->th), ox1 = MIN (x->w, ox0 + tp->tw);
             const int n = (oy1 - oy0) * (ox1 - ox0);
-            SdAttnArgs aa = { 0 };
 
             if (cancelled (r, error))
               goto out;
@@ -580,24 +679,19 @@ run_attn (Run *r, const VaePass *p, const TilePlan *tp, GError **error)
             attn_tokens (r, p, d_x, d_xn, d_t, d_mr, c, n);
             if (phase == 0)
               {
-                /* Key/value rows in tile order: attention does not depend on the key order. */
-                be->ops->linear (be, sd_view (d_t, 0, c), n, c, a->k_w, a->k_b, sd_view (d_k, n0 * c, c), c, SD_ACT_NONE);
-                be->ops->linear (be, sd_view (d_t, 0, c), n, c, a->v_w, a->v_b, sd_view (d_v, n0 * c, c), c, SD_ACT_NONE);
+                be->ops->linear (be, sd_view (d_t, 0, c), n, c, a->k_w, a->k_b, kv_rows_view (&ks, n0, d_q), c,
+                                 SD_ACT_NONE);
+                be->ops->linear (be, sd_view (d_t, 0, c), n, c, a->v_w, a->v_b, kv_rows_view (&vs, n0, d_o), c,
+                                 SD_ACT_NONE);
+                if (!kv_rows_flush (r, &ks, n0, n, d_q, error) || !kv_rows_flush (r, &vs, n0, n, d_o, error))
+                  goto out;
                 n0 += n;
               }
             else
               {
                 be->ops->linear (be, sd_view (d_t, 0, c), n, c, a->q_w, a->q_b, sd_view (d_q, 0, c), c, SD_ACT_NONE);
-                aa.q = sd_view (d_q, 0, c);
-                aa.k = sd_view (d_k, 0, c);
-                aa.v = sd_view (d_v, 0, c);
-                aa.out = sd_view (d_o, 0, c);
-                aa.n_q = n;
-                aa.n_kv = (int) tokens;
-                aa.heads = 1;
-                aa.head_dim = c;
-                aa.scale = (float) (1.0 / sqrt ((double) c));
-                be->ops->attention (be, &aa);
+                if (!attend_all (r, &ks, &vs, kv_chunk, d_q, n, d_o, d_kc, d_vc, d_acc, d_la, d_lp, error))
+                  goto out;
                 be->ops->linear (be, sd_view (d_o, 0, c), n, c, a->o_w, a->o_b, sd_view (d_t, 0, c), c, SD_ACT_NONE);
                 be->ops->transpose (be, sd_view (d_t, 0, c), sd_view (d_xn, 0, n), n, c);
                 be->ops->axpby (be, 1.0f, sd_view (d_x, 0, n), 1.0f, sd_view (d_xn, 0, n), c, n);
@@ -612,6 +706,10 @@ run_attn (Run *r, const VaePass *p, const TilePlan *tp, GError **error)
   ok = be->ops->sync (be, error);
 out:
   g_free (stage);
+  if (in_budget)
+    ks.dev = vs.dev = NULL; /* released with the pass's buffers */
+  slot_release (r, &ks);
+  slot_release (r, &vs);
   bufs_release (r, &bs);
   return ok;
 }
@@ -651,6 +749,8 @@ sd_vae_run_memory (const SdVae *vae, VaePlan *plan, const SdVaeTiling *tiling, g
           return FALSE;
         }
       work = MAX (work, tile_bytes (&r, p, tp.th, tp.tw));
+      if (p->kind == VAE_PASS_ATTN && attn_kv_chunk (&r, p) < (gsize) o->h * o->w)
+        peak = MAX (peak, host + 2 * (gsize) o->h * o->w * o->c * (half ? 2 : sizeof (float))); /* K/V stores */
       for (j = 0; j < plan->slots->len; j++)
         if (held[j] && slot (&r, j)->last_use == (int) i)
           {
@@ -743,6 +843,7 @@ out:
       stats->tile_peak_bytes = r.tile_peak;
       stats->attention_peak_bytes = r.attn_peak;
       stats->attention_kv_bytes = r.kv_bytes;
+      stats->attention_kv_chunks = r.kv_chunks;
       stats->host_peak_bytes = r.host_peak;
       stats->tiles = r.tiles_done;
       stats->passes = plan->passes->len;

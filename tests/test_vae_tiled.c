@@ -202,6 +202,76 @@ test_memory_bounded_by_tile (gconstpointer data)
   sd_backend_close (be);
 }
 
+/* The mid-block attention with its keys and values streamed in chunks (a budget too small to hold
+ * them, the chunks merged by their log-sum-exps) equals the run that holds them all, in decode and
+ * encode, with the stores in host memory or in a device slot; the working memory stays within the
+ * budget, and the memory estimate counts the stores exactly. */
+static void
+test_chunked_attention (void)
+{
+  static const gsize budgets[] = { 96 << 10, 56 << 10, 40 << 10 };
+  static const gsize caps[] = { 0, (gsize) 1 << 30 };
+  SdBackend *be = sd_backend_cpu_new ();
+  SdVae *vae = load (be, "attn");
+  const SdVaeConfig *c = sd_vae_get_config (vae);
+  const int f = sd_vae_factor (vae), lw = 24, lh = 17, iw = lw * f, ih = lh * f;
+  GRand *rng = g_rand_new_with_seed (g_test_rand_int ());
+  float *lat = sd_test_random (rng, (gsize) c->latent_channels * lw * lh, 2.0f);
+  float *img = sd_test_random (rng, (gsize) c->in_channels * iw * ih, 1.0f);
+  GError *error = NULL;
+  SdVaeStats st;
+  float *dec0, *enc0;
+  gsize b, k;
+
+  dec0 = sd_vae_decode (vae, lat, lw, lh, NULL, &st, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (st.attention_kv_chunks, ==, 1);
+  enc0 = sd_vae_encode (vae, img, iw, ih, NULL, &st, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (st.attention_kv_chunks, ==, 1);
+  for (b = 0; b < G_N_ELEMENTS (budgets); b++)
+    for (k = 0; k < G_N_ELEMENTS (caps); k++)
+      {
+        SdVaeTiling t = { 0 };
+        gsize host, work;
+        float *dec, *enc;
+        double ed, ee;
+        t.budget_bytes = budgets[b];
+        t.device_slot_bytes = caps[k];
+        dec = sd_vae_decode (vae, lat, lw, lh, &t, &st, &error);
+        g_assert_no_error (error);
+        g_assert_cmpint (st.attention_kv_chunks, >, 1);
+        g_assert_cmpuint (st.attention_peak_bytes, <=, budgets[b] + caps[k]);
+        if (!caps[k])
+          g_assert_cmpuint (st.device_peak_bytes, <=, budgets[b]);
+        if (!caps[k])
+          {
+            g_assert_true (sd_vae_memory (vae, FALSE, iw, ih, &t, &host, &work, &error));
+            g_assert_cmpuint (host, ==, st.host_peak_bytes);
+          }
+        ed = sd_rel_error (dec, dec0, (gsize) c->out_channels * iw * ih);
+        enc = sd_vae_encode (vae, img, iw, ih, &t, &st, &error);
+        g_assert_no_error (error);
+        g_assert_cmpint (st.attention_kv_chunks, >, 1);
+        ee = sd_rel_error (enc, enc0, (gsize) c->latent_channels * lw * lh);
+        g_test_message ("budget %" G_GSIZE_FORMAT " KiB, slots %s: %d chunks, decode rel err %.2g, encode "
+                        "rel err %.2g", budgets[b] >> 10, caps[k] ? "device" : "host", st.attention_kv_chunks,
+                        ed, ee);
+        g_assert_cmpfloat (ed, <=, 1e-5);
+        g_assert_cmpfloat (ee, <=, 1e-5);
+        g_free (dec);
+        g_free (enc);
+      }
+  g_free (dec0);
+  g_free (enc0);
+  g_free (lat);
+  g_free (img);
+  g_rand_free (rng);
+  sd_vae_free (vae);
+  g_assert_cmpuint (be->bytes_in_use, ==, 0);
+  sd_backend_close (be);
+}
+
 static void
 test_cancel (void)
 {
@@ -256,7 +326,8 @@ test_budget_too_small (void)
   t.budget_bytes = 1024;
   g_assert_null (sd_vae_decode (vae, lat, 4, 4, &t, NULL, &error));
   g_assert_error (error, SD_ERROR, SD_ERROR_OUT_OF_MEMORY);
-  g_assert_nonnull (g_strstr_len (error->message, -1, "budget"));
+  g_assert_nonnull (g_strstr_len (error->message, -1, "smallest tile needs"));
+  g_assert_nonnull (g_strstr_len (error->message, -1, "smaller size"));
   g_error_free (error);
   sd_vae_free (vae);
   sd_backend_close (be);
@@ -505,6 +576,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/vae-tiled/bf16-host-slots/noattn", "noattn", test_bf16_host_slots);
   g_test_add_data_func ("/vae-tiled/memory-estimate/attn", "attn", test_memory_estimate);
   g_test_add_data_func ("/vae-tiled/memory-estimate/noattn", "noattn", test_memory_estimate);
+  g_test_add_func ("/vae-tiled/chunked-attention", test_chunked_attention);
   g_test_add_func ("/vae-tiled/cancel", test_cancel);
   g_test_add_func ("/vae-tiled/budget-too-small", test_budget_too_small);
   return g_test_run ();

@@ -180,5 +180,8 @@ cpu_attention (SdBackend *be, const SdAttnArgs *a)
       g_free (inv);
       g_free (ranges);
     }
+  if (a->lse) /* no keys: zero rows, whose log-sum-exp is -inf */
+    for (qb = 0; qb < a->heads * a->n_q; qb++)
+      a->lse->data[qb] = -INFINITY;
   (void) be;
 }

@@ -1,7 +1,8 @@
 /* cpu_attention_gemm.c: the CPU backend's dense attention without mask or bias (the FLUX global
  * pass, the VAE mid-block) as blocked sgemm: scores of a block of query rows against every key,
- * an exact row softmax, then the product with the values. The (head, row block) tasks are spread
- * over the OpenMP threads; scratch is bounded (16 MiB in all, or one row of scores per thread). */
+ * an exact row softmax (and its log-sum-exp when asked), then the product with the values. The
+ * (head, row block) tasks are spread over the OpenMP threads; scratch is bounded (16 MiB in all,
+ * or one row of scores per thread). */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -52,6 +53,8 @@ cpu_attention_gemm (SdBackend *be, const SdAttnArgs *a)
                 sum += row[j];
               }
             inv[i] = (float) (1.0 / sum);
+            if (a->lse)
+              a->lse->data[(gsize) h * a->n_q + r0 + i] = mx + (float) log (sum);
           }
         cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, m, d, n_kv, 1.0f, s, n_kv,
                      cpu_ptr (a->v) + (gsize) h * d, a->v.ld, 0.0f, o, a->out.ld);

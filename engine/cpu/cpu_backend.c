@@ -104,6 +104,7 @@ static const SdBackendOps cpu_ops = {
   .rms_norm = cpu_rms_norm,
   .head_norm_rope = cpu_head_norm_rope,
   .attention = cpu_attention,
+  .attention_merge = cpu_attention_merge,
   .add_gated = cpu_add_gated,
   .activate = cpu_activate,
   .mul = cpu_mul,

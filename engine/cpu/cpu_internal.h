@@ -28,6 +28,8 @@ void cpu_head_norm_rope (SdBackend *be, SdView x, int rows, int heads, int head_
 void cpu_attention (SdBackend *be, const SdAttnArgs *args);
 /* Dense attention without plan, causal mask or bias, through sgemm (called by cpu_attention). */
 void cpu_attention_gemm (SdBackend *be, const SdAttnArgs *args);
+void cpu_attention_merge (SdBackend *be, SdView acc, SdView acc_lse, SdView part, SdView part_lse, int rows,
+                          int cols);
 void cpu_add_gated (SdBackend *be, SdView x, SdView y, int rows, int cols, SdView gate,
                     const SdSegments *groups);
 void cpu_activate (SdBackend *be, SdView x, SdView y, int rows, int cols, SdAct act);

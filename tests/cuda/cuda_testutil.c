@@ -62,6 +62,22 @@ pair_new (const float *host, gsize n)
 }
 
 Pair
+pair_new_f32 (const float *host, gsize n)
+{
+  CudaTestEnv *e = cuda_test_env ();
+  GError *error = NULL;
+  Pair p = { NULL, NULL, n };
+  p.g = e->gpu->ops->alloc_f32 (e->gpu, n, &error);
+  g_assert_no_error (error);
+  p.c = e->cpu->ops->alloc_f32 (e->cpu, n, &error);
+  g_assert_no_error (error);
+  g_assert_true (e->gpu->ops->upload (e->gpu, p.g, 0, host, n, &error));
+  g_assert_true (e->cpu->ops->upload (e->cpu, p.c, 0, host, n, &error));
+  g_assert_no_error (error);
+  return p;
+}
+
+Pair
 pair_random (GRand *rng, gsize n, float scale)
 {
   float *h = cuda_test_random (rng, n, scale);

@@ -27,6 +27,8 @@ typedef struct {
 
 Pair pair_new (const float *host, gsize n);
 Pair pair_random (GRand *rng, gsize n, float scale);
+/* The same in alloc_f32 buffers (f32 on the GPU too). */
+Pair pair_new_f32 (const float *host, gsize n);
 /* Fills the GPU side with NaN, so elements an op does not write show up. */
 void pair_poison (Pair *p);
 void pair_free (Pair *p);

@@ -2,12 +2,14 @@
  * random inputs: random block-sparse plans (random key blocks, partial flags and token
  * positions), real Scale-DiT plans in all three token orders, ragged lengths, head dims 64 and
  * 128, dense, cross, causal (CLIP) and T5-bias attention, and the VAE's one head of dim 512;
- * ‖gpu − cpu‖ / ‖cpu‖ ≤ 1e-2. On Hopper the sm_90a kernel runs; SCALEDIT_ATTENTION=mma in the
+ * ‖gpu − cpu‖ / ‖cpu‖ ≤ 1e-2. Also attention over keys split in chunks: each chunk's log-sum-exps
+ * against the CPU's, and the chunks merged (attention_merge) against attention over all keys. On Hopper the sm_90a kernel runs; SCALEDIT_ATTENTION=mma in the
  * environment tests the portable kernel instead. */
 #include <math.h>
 
 #include "cuda_testutil.h"
 #include "layout.h"
+#include "testutil.h"
 
 #define TOL 1e-2
 
@@ -246,6 +248,141 @@ test_vae_512 (void)
   g_rand_free (rng);
 }
 
+/* Dense attention over the keys in three chunks on both backends: the first chunk's log-sum-exps
+ * (written by the wide kernel at head dim 512, by the generic path otherwise), merged over the
+ * chunks, match the CPU's, and the chunks merged into a running result (f32, or the backend's own
+ * type) match attention over every key at once; rows neither side has seen (-inf on both) stay as
+ * they were. */
+static void
+chunked_case (GRand *rng, int n_q, int n_kv, int d, gboolean acc_f32)
+{
+  const int cuts[4] = { 0, n_kv / 3, n_kv / 3 + n_kv / 4, n_kv };
+  Pair q = pair_random (rng, (gsize) n_q * d, 1.0f), k = pair_random (rng, (gsize) n_kv * d, 1.0f);
+  Pair v = pair_random (rng, (gsize) n_kv * d, 1.0f), full = pair_random (rng, (gsize) n_q * d, 1.0f);
+  Pair part = pair_random (rng, (gsize) n_q * d, 1.0f), acc;
+  float *nan = g_new (float, (gsize) n_q * d);
+  Pair la, lp;
+  SdBackend *bes[2] = { GPU, CPU };
+  double e_lse, e_out;
+  gsize i;
+  int b, j;
+
+  for (i = 0; i < (gsize) n_q * d; i++)
+    nan[i] = NAN;
+  acc = acc_f32 ? pair_new_f32 (nan, (gsize) n_q * d) : pair_new (nan, (gsize) n_q * d);
+  la = pair_new_f32 (nan, n_q);
+  lp = pair_new_f32 (nan, n_q);
+  for (b = 0; b < 2; b++)
+    {
+      SdBackend *be = bes[b];
+      SdAttnArgs a = { 0 };
+      a.q = sd_view (b ? q.c : q.g, 0, d);
+      a.n_q = n_q;
+      a.heads = 1;
+      a.head_dim = d;
+      a.scale = 3.0f / sqrtf (d);
+      for (j = 0; j < 3; j++)
+        {
+          SdBuf *pb = b ? part.c : part.g, *ab = b ? acc.c : acc.g;
+          a.k = sd_view (b ? k.c : k.g, (gsize) cuts[j] * d, d);
+          a.v = sd_view (b ? v.c : v.g, (gsize) cuts[j] * d, d);
+          a.n_kv = cuts[j + 1] - cuts[j];
+          a.out = sd_view (pb, 0, d);
+          a.lse = j == 0 ? (b ? la.c : la.g) : (b ? lp.c : lp.g);
+          if (b == 0 && j == 0)
+            pair_poison (&part);
+          be->ops->attention (be, &a);
+          if (j == 0)
+            be->ops->copy (be, sd_view (pb, 0, d), sd_view (ab, 0, d), n_q, d);
+          else
+            be->ops->attention_merge (be, sd_view (ab, 0, d), sd_view (b ? la.c : la.g, 0, 1), sd_view (pb, 0, d),
+                                      sd_view (b ? lp.c : lp.g, 0, 1), n_q, d);
+        }
+      a.k = sd_view (b ? k.c : k.g, 0, d);
+      a.v = sd_view (b ? v.c : v.g, 0, d);
+      a.n_kv = n_kv;
+      a.out = sd_view (b ? full.c : full.g, 0, d);
+      a.lse = NULL;
+      be->ops->attention (be, &a);
+    }
+  e_out = pair_error (&acc, 0, (gsize) n_q * d);
+  e_lse = pair_error (&la, 0, n_q); /* every chunk's log-sum-exp, merged: that of all keys */
+  {
+    /* the CPU's merged result against its own single pass: the merge is exact up to rounding */
+    GError *error = NULL;
+    float *m = sd_buf_to_host (CPU, acc.c, 0, (gsize) n_q * d, &error), *f;
+    g_assert_no_error (error);
+    f = sd_buf_to_host (CPU, full.c, 0, (gsize) n_q * d, &error);
+    g_assert_no_error (error);
+    g_test_message ("chunked n_q %d n_kv %d d %d (%s running result): lse rel error %.2e, merged vs CPU "
+                    "%.2e, CPU merged vs CPU whole %.2e", n_q, n_kv, d, acc_f32 ? "f32" : "bf16", e_lse, e_out,
+                    sd_rel_error (m, f, (gsize) n_q * d));
+    g_assert_cmpfloat (sd_rel_error (m, f, (gsize) n_q * d), <=, 1e-5);
+    g_free (m);
+    g_free (f);
+  }
+  g_assert_cmpfloat (e_lse, <=, 1e-3);
+  g_assert_cmpfloat (e_out, <=, TOL);
+  pair_free (&q);
+  pair_free (&k);
+  pair_free (&v);
+  pair_free (&full);
+  pair_free (&part);
+  pair_free (&acc);
+  pair_free (&la);
+  pair_free (&lp);
+  g_free (nan);
+}
+
+/* The merge on rows whose log-sum-exps are -inf on one side or both (a side that saw no key). */
+static void
+merge_empty_rows (GRand *rng)
+{
+  const int rows = 6, cols = 40;
+  static const float lse_a[] = { -INFINITY, -INFINITY, 0.5f, 2.0f, -3.0f, 10.0f };
+  static const float lse_p[] = { -INFINITY, 1.5f, -INFINITY, 2.0f, 4.0f, -10.0f };
+  Pair acc = pair_random (rng, (gsize) rows * cols, 1.0f), part = pair_random (rng, (gsize) rows * cols, 1.0f);
+  Pair la = pair_new_f32 (lse_a, rows), lp = pair_new_f32 (lse_p, rows);
+  GError *error = NULL;
+  float *before = sd_buf_to_host (CPU, acc.c, 0, cols, &error), *after, *lse;
+
+  GPU->ops->attention_merge (GPU, sd_view (acc.g, 0, cols), sd_view (la.g, 0, 1), sd_view (part.g, 0, cols),
+                             sd_view (lp.g, 0, 1), rows, cols);
+  CPU->ops->attention_merge (CPU, sd_view (acc.c, 0, cols), sd_view (la.c, 0, 1), sd_view (part.c, 0, cols),
+                             sd_view (lp.c, 0, 1), rows, cols);
+  g_assert_cmpfloat (pair_error (&acc, 0, (gsize) rows * cols), <=, TOL);
+  g_assert_cmpfloat (pair_error (&la, 0, rows), <=, 1e-6);
+  after = sd_buf_to_host (CPU, acc.c, 0, cols, &error);
+  lse = sd_buf_to_host (GPU, la.g, 0, rows, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (before, cols * sizeof (float), after, cols * sizeof (float)); /* row 0 untouched */
+  g_assert_true (isinf (lse[0]) && lse[0] < 0);
+  g_assert_cmpfloat (fabsf (lse[1] - 1.5f), <=, 1e-6);
+  g_assert_cmpfloat (fabsf (lse[3] - (2.0f + logf (2.0f))), <=, 1e-5);
+  g_free (before);
+  g_free (after);
+  g_free (lse);
+  pair_free (&acc);
+  pair_free (&part);
+  pair_free (&la);
+  pair_free (&lp);
+}
+
+static void
+test_chunked_merge (void)
+{
+  GRand *rng;
+  if (cuda_test_skip ())
+    return;
+  rng = g_rand_new_with_seed (g_test_rand_int ());
+  chunked_case (rng, g_rand_int_range (rng, 1, 300), g_rand_int_range (rng, 300, 1200), 512, TRUE);
+  chunked_case (rng, g_rand_int_range (rng, 1, 300), g_rand_int_range (rng, 300, 1200), 512, FALSE);
+  chunked_case (rng, g_rand_int_range (rng, 1, 100), g_rand_int_range (rng, 50, 300), 32, TRUE);
+  chunked_case (rng, g_rand_int_range (rng, 1, 100), g_rand_int_range (rng, 50, 300), 64, TRUE);
+  merge_empty_rows (rng);
+  g_rand_free (rng);
+}
+
 /* Plans from the layout code: a small [text | HR | LR] sequence in each token order. */
 static void
 test_scale_dit_plans (void)
@@ -288,5 +425,6 @@ main (int argc, char **argv)
   g_test_add_func ("/cuda/attention/random-plans", test_random_plans);
   g_test_add_func ("/cuda/attention/scale-dit-plans", test_scale_dit_plans);
   g_test_add_func ("/cuda/attention/vae-512", test_vae_512);
+  g_test_add_func ("/cuda/attention/chunked-merge", test_chunked_merge);
   return g_test_run ();
 }

@@ -224,14 +224,17 @@ test_vae (void)
 /* Tiled decode on the GPU (small tiles: halos, GroupNorm statistics merged over tiles in f32,
  * the mid-block attention's queries tile by tile), with intermediates in host memory, all resident
  * on the GPU, or some of each, against the untiled CPU decode of the same latents; every case is
- * measured before any is asserted. Intermediates in host memory (bf16, as the GPU holds them) must
- * give the very pixels of intermediates resident on the GPU. */
+ * measured before any is asserted; with the default budget and one so small that the attention
+ * streams its keys and values in chunks. Intermediates in host memory (bf16, as the GPU holds
+ * them) must give the very pixels of intermediates resident on the GPU. */
 static void
 test_vae_tiled (void)
 {
   static const char *fixtures[] = { "vae/noattn", "vae/attn" };
   static const gsize caps[] = { 0, (gsize) 1 << 30, 16 * 1024 };
   static const int tiles[] = { 0, 5 };
+  /* the default, and one that streams the attention's keys and values in chunks */
+  static const gsize budgets[] = { 0, 24 * 1024 };
   CudaTestEnv *env;
   GError *error = NULL;
   GRand *rng;
@@ -255,8 +258,10 @@ test_vae_tiled (void)
       g_assert_no_error (error);
       dc = sd_vae_decode (vc, lat, lw, lh, NULL, NULL, &error);
       g_assert_no_error (error);
-      for (k = 0; k < G_N_ELEMENTS (tiles); k++)
+      for (k = 0; k < G_N_ELEMENTS (tiles) * G_N_ELEMENTS (budgets); k++)
         {
+          const int tile = tiles[k % G_N_ELEMENTS (tiles)];
+          const gsize budget = budgets[k / G_N_ELEMENTS (tiles)];
           float *on_host = NULL;
           for (i = 0; i < G_N_ELEMENTS (caps); i++)
             {
@@ -265,14 +270,19 @@ test_vae_tiled (void)
               gsize before = env->gpu->bytes_in_use;
               float *dg;
               double err;
-              t.max_tile = tiles[k];
+              t.max_tile = tile;
+              t.budget_bytes = budget;
               t.device_slot_bytes = caps[i];
               dg = sd_vae_decode (vg, lat, lw, lh, &t, &st, &error);
               g_assert_no_error (error);
               g_assert_cmpuint (env->gpu->bytes_in_use, ==, before);
+              if (budget && f == 1)
+                g_assert_cmpint (st.attention_kv_chunks, >, 1);
               err = sd_rel_error (dg, dc, n_out);
-              g_test_message ("%s decode, max tile %d (%d tiles), device slots %zu bytes: gpu vs cpu rel error %.2e",
-                              fixtures[f], tiles[k], st.tiles, (size_t) caps[i], err);
+              g_test_message ("%s decode, max tile %d (%d tiles), budget %zu, attention in %d chunks, device "
+                              "slots %zu bytes: gpu vs cpu rel error %.2e",
+                              fixtures[f], tile, st.tiles, (size_t) budget, st.attention_kv_chunks,
+                              (size_t) caps[i], err);
               worst = MAX (worst, err);
               if (caps[i] == 0)
                 on_host = dg;
@@ -280,8 +290,8 @@ test_vae_tiled (void)
                 {
                   if (caps[i] == ((gsize) 1 << 30) && memcmp (dg, on_host, n_out * sizeof (float)) != 0)
                     {
-                      g_test_message ("%s, max tile %d: host-slot pixels differ from resident ones",
-                                      fixtures[f], tiles[k]);
+                      g_test_message ("%s, max tile %d, budget %zu: host-slot pixels differ from resident ones",
+                                      fixtures[f], tile, (size_t) budget);
                       mismatched++;
                     }
                   g_free (dg);
