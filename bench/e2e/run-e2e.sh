@@ -5,7 +5,8 @@
 # step of the same weights (torch_step.py, diffusers), then whole 4096² and 2048² generations with
 # `scaledit generate --verbose` (time per phase, peak GPU and host memory). Prints the tables and
 # writes them to $OUT/e2e_table.md when OUT is set. SMALL=1: 2 + 2 blocks, 1024² step, 1024² and
-# 512² images with 4 + 2 steps (a quick try of the command).
+# 512² images with 4 + 2 steps (a quick try of the command). STEP=0: the whole generations only
+# (SIZES="8192" for the 8K picture).
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -14,6 +15,7 @@ MODEL=${MODEL:-/tmp/scaledit-bench-model}
 PYTHON=${PYTHON:-python3}
 SMALL=${SMALL:-0}
 DENSE=${DENSE:-0}
+STEP=${STEP:-1}
 TABLE=${OUT:-/tmp}/e2e_table.md
 
 if [ ! -x "$BUILD/bench/e2e/bench_flux_step" ]; then
@@ -32,12 +34,16 @@ if [ ! -f "$MODEL/transformer/config.json" ]; then
 fi
 
 {
-  echo "## One detail-pass step ($(nvidia-smi --query-gpu=name --format=csv,noheader | head -1), $(date -u +%Y-%m-%d))"
-  echo
-  dense=""
-  [ "$DENSE" = 1 ] && dense=--dense
-  "$BUILD/bench/e2e/bench_flux_step" "$MODEL/transformer" --size $STEP_SIZE --iters $ITERS $dense
-  "$PYTHON" "$HERE/torch_step.py" "$MODEL/transformer" --size $STEP_SIZE --iters $ITERS | grep '^|'
+  echo "# $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1), $(date -u +%Y-%m-%d)"
+  if [ "$STEP" = 1 ]; then
+    echo
+    echo "## One detail-pass step"
+    echo
+    dense=""
+    [ "$DENSE" = 1 ] && dense=--dense
+    "$BUILD/bench/e2e/bench_flux_step" "$MODEL/transformer" --size $STEP_SIZE --iters $ITERS $dense
+    "$PYTHON" "$HERE/torch_step.py" "$MODEL/transformer" --size $STEP_SIZE --iters $ITERS | grep '^|'
+  fi
   for s in $SIZES; do
     echo
     echo "## Whole ${s}x${s} generation (scaledit generate --verbose, default schedule unless SMALL)"
