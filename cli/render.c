@@ -45,6 +45,9 @@ print_result (const SdRenderOptions *o, const SdResult *res, SdProgress *pr)
   fprintf (stderr, "scaledit: peak compute-device memory %.1f MiB\n", res->peak_device_bytes / 1048576.0);
   if (getrusage (RUSAGE_SELF, &ru) == 0)
     fprintf (stderr, "scaledit: peak host memory (resident) %.1f MiB\n", ru.ru_maxrss / 1024.0);
+  if (res->spill_peak_bytes)
+    fprintf (stderr, "scaledit: VAE intermediates beyond host memory, in temporary files: peak %.1f MiB "
+             "(the resident peak counts their pages while mapped)\n", res->spill_peak_bytes / 1048576.0);
 }
 
 int

@@ -11,6 +11,7 @@
 #include "layout.h"
 #include "lora.h"
 #include "noise.h"
+#include "spill.h"
 
 #define LATENT_CH 16
 
@@ -25,6 +26,7 @@ typedef struct {
   double mu;
   SdLora *lora;       /* the detail pass's bridge LoRA, or NULL */
   char *lora_name;    /* for the parameters text */
+  gsize spill_peak;   /* the VAE runs' intermediates in temporary files, at most */
 } Gen;
 
 static gboolean
@@ -132,70 +134,117 @@ velocity (Gen *g, Runs *runs, SdBuf *x, const float *ts, int n_groups, const SdS
 /* On the CPU the tiles' working memory is host memory beside the full-size intermediates: smaller
  * tiles (whole-width strips of hundreds of rows at 2048²) keep the peak down. */
 #define VAE_CPU_BUDGET ((gsize) 512 << 20)
+/* Host memory the VAE's intermediates may always take before going to temporary files. */
+#define VAE_HOST_SLOTS_MIN ((gsize) 16 << 20)
 
+/* What the picture's own buffers take beside the VAE: the upscaled guidance image, then the
+ * decoded picture and its pixels. */
+static gsize
+picture_bytes (const Gen *g)
+{
+  return (gsize) g->w16 * g->h16 * 3 * sizeof (float) * 2;
+}
+
+/* How the VAE runs an encode of (or a decode to) a width x height image now. */
 static void
-vae_tiling (const Gen *g, SdVaeTiling *t)
+vae_tiling (const Gen *g, gboolean encode, int width, int height, SdVaeTiling *t)
 {
   const SdBackend *be = g->e->be;
   const gsize used = be->bytes_in_use + VAE_DEVICE_RESERVE;
   const gsize spare = be->device_memory > used ? be->device_memory - used : 0;
+  const gint64 avail = sd_host_memory_available ();
+  gsize host, spill, work;
   memset (t, 0, sizeof *t);
   t->cancel = g->cb ? g->cb->cancel : NULL;
   if (!be->device_memory)
+    t->budget_bytes = VAE_CPU_BUDGET;
+  else
     {
-      t->budget_bytes = VAE_CPU_BUDGET;
-      return;
+      t->budget_bytes = CLAMP (spare / 8, VAE_GPU_MIN_BUDGET, VAE_GPU_MAX_BUDGET);
+      t->device_slot_bytes = spare > t->budget_bytes ? MIN (VAE_DEVICE_SLOTS, spare - t->budget_bytes) : 0;
     }
-  t->budget_bytes = CLAMP (spare / 8, VAE_GPU_MIN_BUDGET, VAE_GPU_MAX_BUDGET);
-  t->device_slot_bytes = spare > t->budget_bytes ? MIN (VAE_DEVICE_SLOTS, spare - t->budget_bytes) : 0;
+  /* Intermediates beyond what host memory holds beside the picture's buffers and the CPU's tiles
+   * (a fifth left for the allocator's slack) go to temporary files, which the system pages:
+   * slower, but the request completes. */
+  if (avail >= 0 && sd_vae_memory (g->e->vae, encode, width, height, t, &host, &spill, &work, NULL))
+    {
+      const gsize usable = (gsize) avail / 5 * 4;
+      const gsize other = picture_bytes (g) + (be->device_memory ? 0 : work);
+      t->host_slot_bytes = usable > other + VAE_HOST_SLOTS_MIN ? usable - other : VAE_HOST_SLOTS_MIN;
+    }
+}
+
+/* Encodes an image, or decodes latents into one, of width x height, as vae_tiling says. */
+static float *
+vae_run (Gen *g, gboolean encode, const float *in, int width, int height, GError **error)
+{
+  const int f = sd_vae_factor (g->e->vae);
+  SdVaeTiling t;
+  SdVaeStats st;
+  float *out;
+  vae_tiling (g, encode, width, height, &t);
+  out = encode ? sd_vae_encode (g->e->vae, in, width, height, &t, &st, error)
+               : sd_vae_decode (g->e->vae, in, width / f, height / f, &t, &st, error);
+  g->spill_peak = MAX (g->spill_peak, st.spill_peak_bytes);
+  return out;
 }
 
 /* The request's largest VAE runs, the handover's encode and the final decode at full size, must
- * fit the host memory available now, beside the picture's own buffers: a request too large is
- * refused before any work rather than killed by the system halfway. On the CPU every intermediate
- * is host memory; on a GPU those beyond its slots are (bf16). */
+ * fit now: in host memory what cannot go to temporary files (the runs' input and output, the
+ * picture's buffers, the CPU's tiles), and on disk the rest. A request too large is refused before
+ * any work rather than killed by the system halfway. On a GPU the slots on the device take the
+ * first intermediates; the host keeps them as bf16. */
 static gboolean
 check_host_memory (Gen *g, GError **error)
 {
   const gboolean gpu = g->e->be->device_memory != 0;
   const gint64 avail = sd_host_memory_available ();
-  gsize need = 0, host, work;
+  gsize need = 0, disk = 0, host, spill, work;
+  gint64 space;
   SdVaeTiling t;
   int encode;
 
   if (avail < 0)
     return TRUE;
-  vae_tiling (g, &t);
   for (encode = 0; encode < 2; encode++)
     {
-      if (!sd_vae_memory (g->e->vae, encode, g->w16, g->h16, &t, &host, &work, error))
+      vae_tiling (g, encode, g->w16, g->h16, &t);
+      if (!sd_vae_memory (g->e->vae, encode, g->w16, g->h16, &t, &host, &spill, &work, error))
         return FALSE;
-      if (gpu) /* the tiles work on the device; the slots there take some of the intermediates */
-        need = MAX (need, host > t.device_slot_bytes ? host - t.device_slot_bytes : 0);
-      else
-        need = MAX (need, host + work);
+      if (gpu)
+        {
+          const gsize off_device = host + spill > t.device_slot_bytes ? host + spill - t.device_slot_bytes : 0;
+          host = MIN (host, off_device);
+          spill = off_device - host;
+        }
+      need = MAX (need, host);
+      disk = MAX (disk, spill);
     }
-  /* beside them: the upscaled guidance image, then the decoded picture and its pixels; and a
-   * quarter for the allocator's slack (CPU 2048²: 2.6 GiB before it, 2.8 GiB measured in all) */
-  need += (gsize) g->w16 * g->h16 * 3 * sizeof (float) * 2;
-  need += need / 4;
-  if (need <= (guint64) avail)
-    return TRUE;
-  g_set_error (error, SD_ERROR, SD_ERROR_OUT_OF_MEMORY,
-               "a %dx%d picture on the %s needs about %.1f GiB of host memory (the VAE at full size), "
-               "and %.1f GiB is available%s: choose a smaller size, or close other programs%s",
-               g->req->width, g->req->height, gpu ? "GPU" : "CPU", need / 1073741824.0, avail / 1073741824.0,
-               g_getenv ("SCALEDIT_HOST_MEMORY_LIMIT") ? " (SCALEDIT_HOST_MEMORY_LIMIT)" : "",
-               gpu ? "" : ", or use a GPU");
-  return FALSE;
-}
-
-static float *
-decode (Gen *g, const float *latent, int w, int h, GError **error)
-{
-  SdVaeTiling t;
-  vae_tiling (g, &t);
-  return sd_vae_decode (g->e->vae, latent, w / 8, h / 8, &t, NULL, error);
+  need += picture_bytes (g) + (gpu ? 0 : work);
+  need += need / 4; /* the allocator's slack (CPU 2048²: 2.6 GiB before it, 2.8 GiB measured in all) */
+  if (need > (guint64) avail)
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_OUT_OF_MEMORY,
+                   "a %dx%d picture on the %s needs about %.1f GiB of host memory (the VAE at full size), "
+                   "and %.1f GiB is available%s: choose a smaller size, or close other programs%s",
+                   g->req->width, g->req->height, gpu ? "GPU" : "CPU", need / 1073741824.0,
+                   avail / 1073741824.0,
+                   g_getenv ("SCALEDIT_HOST_MEMORY_LIMIT") ? " (SCALEDIT_HOST_MEMORY_LIMIT)" : "",
+                   gpu ? "" : ", or use a GPU");
+      return FALSE;
+    }
+  space = disk ? sd_spill_space (NULL) : -1;
+  if (space >= 0 && disk > (guint64) space)
+    {
+      g_set_error (error, SD_ERROR, SD_ERROR_OUT_OF_MEMORY,
+                   "a %dx%d picture needs %.1f GiB of disk in %s for the VAE's intermediates that do not fit "
+                   "in memory (%.1f GiB available), and %.1f GiB is free there: choose a smaller size, free "
+                   "disk space, or point TMPDIR at a larger disk",
+                   g->req->width, g->req->height, disk / 1073741824.0, g_get_tmp_dir (), avail / 1073741824.0,
+                   space / 1073741824.0);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static void
@@ -381,12 +430,10 @@ static float *
 handover (Gen *g, const float *image, int w, int h, GError **error)
 {
   float *up = sd_resize_bicubic (image, 3, w, h, g->w16, g->h16), *x0;
-  SdVaeTiling t;
   progress (g, "handover", 0, 1);
   if (g->req->sharpen > 0)
     sd_unsharp_mask (up, 3, g->w16, g->h16, g->req->sharpen);
-  vae_tiling (g, &t);
-  x0 = sd_vae_encode (g->e->vae, up, g->w16, g->h16, &t, NULL, error);
+  x0 = vae_run (g, TRUE, up, g->w16, g->h16, error);
   g_free (up);
   progress (g, "handover", 1, 1);
   return x0;
@@ -569,9 +616,7 @@ sd_engine_generate (SdEngine *e, const SdRequest *req, const SdCallbacks *cb, GE
       /* upscale: the input, resized to the global size, is the guidance */
       float *img = sd_rgb_to_image (q.init_rgb, q.init_width, q.init_height);
       float *small = sd_resize_bicubic (img, 3, q.init_width, q.init_height, g.gw, g.gh);
-      SdVaeTiling t;
-      vae_tiling (&g, &t);
-      lr = sd_vae_encode (e->vae, small, g.gw, g.gh, &t, NULL, error);
+      lr = vae_run (&g, TRUE, small, g.gw, g.gh, error);
       g_free (small);
       if (!lr || cancelled (&g, error) || !(x0 = handover (&g, img, q.init_width, q.init_height, error)))
         {
@@ -594,7 +639,7 @@ sd_engine_generate (SdEngine *e, const SdRequest *req, const SdCallbacks *cb, GE
           if (!(glatent = global_pass (&g, error)))
             goto out;
           progress (&g, "decode", 0, 1);
-          if (!(gimage = decode (&g, glatent, g.gw, g.gh, error)))
+          if (!(gimage = vae_run (&g, FALSE, glatent, g.gw, g.gh, error)))
             goto out;
           cache_store (e, g_strdup (key), g_memdup2 (glatent, (gsize) LATENT_CH * (g.gw / 8) * (g.gh / 8) * sizeof (float)),
                        g_memdup2 (gimage, (gsize) 3 * g.gw * g.gh * sizeof (float)), g.gw, g.gh);
@@ -619,7 +664,7 @@ sd_engine_generate (SdEngine *e, const SdRequest *req, const SdCallbacks *cb, GE
   if (!(glatent = detail_pass (&g, x0, lr, error)))
     goto out;
   progress (&g, "decode", 0, 1);
-  if (!(final = decode (&g, glatent, g.w16, g.h16, error)))
+  if (!(final = vae_run (&g, FALSE, glatent, g.w16, g.h16, error)))
     goto out;
 finish:
   progress (&g, "decode", 1, 1);
@@ -642,6 +687,7 @@ finish:
   res->parameters = parameters_text (e, &g, q.seed);
   res->seconds = (g_get_monotonic_time () - t0) / 1e6;
   res->peak_device_bytes = e->be->peak_bytes;
+  res->spill_peak_bytes = g.spill_peak;
 out:
   sd_prompt_embeds_clear (&g.pos);
   sd_prompt_embeds_clear (&g.neg);

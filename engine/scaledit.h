@@ -95,6 +95,8 @@ typedef struct {
   char *parameters;    /* "prompt\nSteps: N, Seed: S, Size: WxH, Model: m, ..." */
   double seconds;
   gsize peak_device_bytes;
+  gsize spill_peak_bytes;    /* VAE intermediates that did not fit in memory, kept in temporary
+                              * files (TMPDIR): their peak; 0 when all fitted */
   gboolean prompt_truncated; /* the prompt was longer than the text encoders read */
 } SdResult;
 

@@ -80,7 +80,7 @@ sd_vae_encode (SdVae *vae, const float *image, int width, int height, const SdVa
 
 gboolean
 sd_vae_memory (SdVae *vae, gboolean encode, int width, int height, const SdVaeTiling *tiling,
-               gsize *host_peak, gsize *work_peak, GError **error)
+               gsize *host_peak, gsize *spill_peak, gsize *work_peak, GError **error)
 {
   const int f = sd_vae_factor (vae);
   VaePlan *plan;
@@ -92,7 +92,7 @@ sd_vae_memory (SdVae *vae, gboolean encode, int width, int height, const SdVaeTi
       return FALSE;
     }
   plan = encode ? sd_vae_plan_encoder (vae, height, width) : sd_vae_plan_decoder (vae, height / f, width / f);
-  ok = sd_vae_run_memory (vae, plan, tiling, host_peak, work_peak, error);
+  ok = sd_vae_run_memory (vae, plan, tiling, host_peak, spill_peak, work_peak, error);
   sd_vae_plan_free (plan);
   return ok;
 }

@@ -55,6 +55,10 @@ typedef struct {
   gsize device_slot_bytes; /* device memory full-resolution intermediates may stay in, on top of
                             * the budget (0: all in host memory, copied through tile by tile);
                             * a slot that does not fit goes to host memory */
+  gsize host_slot_bytes;   /* host memory full-resolution intermediates may take (0: no limit);
+                            * those beyond it are kept in temporary files in spill_dir, which the
+                            * system pages in and out (the plan's input and output stay in memory) */
+  const char *spill_dir;   /* folder for those files; NULL: the temp folder (TMPDIR) */
   void (*on_tile) (int done, int total, gpointer user_data); /* after every tile */
   gpointer user_data;
   volatile gint *cancel; /* non-zero: stop between tiles with SD_ERROR_CANCELLED */
@@ -71,6 +75,7 @@ typedef struct {
   int attention_kv_chunks;   /* chunks the keys and values were streamed in for each query tile
                               * (1: they stayed in the working memory); 0: no attention */
   gsize host_peak_bytes;     /* peak of full-resolution intermediates held in host memory */
+  gsize spill_peak_bytes;    /* peak of those kept in temporary files (host_slot_bytes) */
   int tiles, passes;
   double halo_fraction;      /* conv inputs read and normalized more than once (tile halos),
                               * as a fraction of all conv input elements; conv outputs are never
@@ -89,11 +94,11 @@ float *sd_vae_encode (SdVae *vae, const float *image, int width, int height,
                       const SdVaeTiling *tiling, SdVaeStats *stats, GError **error);
 
 /* The memory a decode to (or an encode of) a width x height image will take with `tiling`, without
- * running it: host_peak as SdVaeStats.host_peak_bytes with no intermediate kept on the device, and
- * the tiles' working bytes on the backend (SdVaeStats.tile_peak_bytes and attention_peak_bytes are
- * at most this). */
+ * running it: host_peak and spill_peak as SdVaeStats.host_peak_bytes and spill_peak_bytes with no
+ * intermediate kept on the device, and the tiles' working bytes on the backend
+ * (SdVaeStats.tile_peak_bytes and attention_peak_bytes are at most this). */
 gboolean sd_vae_memory (SdVae *vae, gboolean encode, int width, int height, const SdVaeTiling *tiling,
-                        gsize *host_peak, gsize *work_peak, GError **error);
+                        gsize *host_peak, gsize *spill_peak, gsize *work_peak, GError **error);
 
 /* run-component entries: vae-decode reads "latents" [C, h, w] (or [1, C, h, w]) and writes
  * "image"; vae-encode reads "image" [3, H, W] (or [1, 3, H, W]) and writes "latents". Both run

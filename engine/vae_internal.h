@@ -54,6 +54,8 @@ typedef struct {
   int c, h, w;
   float *data;
   guint16 *half;         /* or in host memory as bf16 (backends with upload_bf16/download_bf16) */
+  gsize spilled;         /* bytes of data or half when they are a temporary file's mapping (spill.h)
+                          * rather than heap memory; 0: heap */
   SdBuf *dev;            /* or resident on the device: c planes of h * w (tiling.device_slot_bytes) */
   gboolean needs_stats;  /* a later pass normalizes it: its producer gathers group statistics */
   double *mean, *m2;     /* per group, merged over tiles */
@@ -92,10 +94,11 @@ VaePlan *sd_vae_plan_decoder (const SdVae *vae, int lh, int lw);
 VaePlan *sd_vae_plan_encoder (const SdVae *vae, int h, int w);
 void sd_vae_plan_free (VaePlan *plan);
 
-/* What sd_vae_run would take, without running: the peak of its slots in host memory (none kept on
- * the device) and the largest tile's working bytes on the backend (at most the budget). */
-gboolean sd_vae_run_memory (const SdVae *vae, VaePlan *plan, const SdVaeTiling *tiling,
-                            gsize *host_peak, gsize *work_peak, GError **error);
+/* What sd_vae_run would take, without running: the peaks of its slots in host memory and in
+ * temporary files (none kept on the device), and the largest tile's working bytes on the backend
+ * (at most the budget). */
+gboolean sd_vae_run_memory (const SdVae *vae, VaePlan *plan, const SdVaeTiling *tiling, gsize *host_peak,
+                            gsize *spill_peak, gsize *work_peak, GError **error);
 /* Runs the plan; the input slot's data must be set (the plan takes it over). On success the
  * output slot's data is handed to *out. */
 gboolean sd_vae_run (const SdVae *vae, VaePlan *plan, const SdVaeTiling *tiling, SdVaeStats *stats,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "scaledit.h"
+#include "spill.h"
 #include "vae_internal.h"
 
 /* Device bytes a backend's conv may hold as scratch (the largest im2col chunk bound: CUDA's). */
@@ -24,6 +25,7 @@ typedef struct {
   gsize budget;
   int tiles_done, tiles_total;
   gsize host_bytes, host_peak, kv_bytes;
+  gsize spill_bytes, spill_peak;
   int kv_chunks;
   gsize device_peak, tile_peak, attn_peak; /* device bytes above the weights */
   gsize slot_cap, slot_dev_bytes;          /* device-resident slots: allowed, in use */
@@ -241,6 +243,15 @@ slot_write (Run *r, VaeSlot *s, int y0, int y1, int x0, int x1, SdBuf *src, floa
   return TRUE;
 }
 
+/* Whether a new host slot of `bytes` goes to a temporary file: when it would take the slots in host
+ * memory past tiling->host_slot_bytes; never the plan's output, which the caller takes over. */
+static gboolean
+must_spill (const Run *r, gsize bytes, gboolean output)
+{
+  const gsize cap = r->tiling ? r->tiling->host_slot_bytes : 0;
+  return cap && !output && r->host_bytes + bytes > cap;
+}
+
 /* Device memory for the slot when it fits the cap; else host memory: bf16 on a backend that
  * transfers bf16 as it is (its buffers hold no more; half the bytes to keep and to move), except
  * the plan's output, which the caller takes as f32. */
@@ -264,6 +275,20 @@ slot_alloc (Run *r, VaeSlot *s, GError **error)
       if (s->dev)
         r->be->ops->release (r->be, s->dev);
       s->dev = NULL;
+    }
+  if (must_spill (r, n * (half ? 2 : sizeof (float)), s == slot (r, r->plan->output)))
+    {
+      void *p = sd_spill_alloc (r->tiling->spill_dir, n * (half ? 2 : sizeof (float)), error);
+      if (!p)
+        return FALSE;
+      if (half)
+        s->half = p;
+      else
+        s->data = p;
+      s->spilled = n * host_elem (s);
+      r->spill_bytes += s->spilled;
+      r->spill_peak = MAX (r->spill_peak, r->spill_bytes);
+      return TRUE;
     }
   if (half)
     s->half = g_try_new (guint16, n ? n : 1);
@@ -293,6 +318,15 @@ slot_release (Run *r, VaeSlot *s)
     }
   if (!s->data && !s->half)
     return;
+  if (s->spilled)
+    {
+      sd_spill_free (s->data ? (void *) s->data : (void *) s->half, s->spilled);
+      r->spill_bytes -= s->spilled;
+      s->spilled = 0;
+      s->data = NULL;
+      s->half = NULL;
+      return;
+    }
   r->host_bytes -= (gsize) s->c * s->h * s->w * host_elem (s);
   g_clear_pointer (&s->data, g_free);
   g_clear_pointer (&s->half, g_free);
@@ -714,14 +748,49 @@ out:
   return ok;
 }
 
+/* sd_vae_run_memory's bookkeeping of one host slot: taken (as sd_vae_run's slot_alloc would, in
+ * memory or in a temporary file) and given back. */
+typedef struct {
+  gsize bytes;
+  gboolean held, spilled;
+} SimSlot;
+
+static void
+sim_take (Run *r, SimSlot *s, gsize bytes, gboolean output)
+{
+  s->held = TRUE;
+  s->bytes = bytes;
+  s->spilled = must_spill (r, bytes, output);
+  if (s->spilled)
+    {
+      r->spill_bytes += bytes;
+      r->spill_peak = MAX (r->spill_peak, r->spill_bytes);
+    }
+  else
+    {
+      r->host_bytes += bytes;
+      r->host_peak = MAX (r->host_peak, r->host_bytes);
+    }
+}
+
+static void
+sim_give (Run *r, SimSlot *s)
+{
+  if (s->spilled)
+    r->spill_bytes -= s->bytes;
+  else
+    r->host_bytes -= s->bytes;
+  s->held = FALSE;
+}
+
 gboolean
 sd_vae_run_memory (const SdVae *vae, VaePlan *plan, const SdVaeTiling *tiling, gsize *host_peak,
-                   gsize *work_peak, GError **error)
+                   gsize *spill_peak, gsize *work_peak, GError **error)
 {
   Run r = { 0 };
   const gboolean half = vae->be->ops->upload_bf16 && vae->be->ops->download_bf16;
-  gboolean *held = g_new0 (gboolean, plan->slots->len);
-  gsize host, peak, work = 0;
+  SimSlot *held = g_new0 (SimSlot, plan->slots->len);
+  gsize work = 0;
   guint i, j;
 
   r.vae = vae;
@@ -729,39 +798,41 @@ sd_vae_run_memory (const SdVae *vae, VaePlan *plan, const SdVaeTiling *tiling, g
   r.plan = plan;
   r.tiling = tiling;
   r.budget = tiling && tiling->budget_bytes ? tiling->budget_bytes : DEFAULT_BUDGET;
-  host = peak = (gsize) slot (&r, plan->input)->c * slot (&r, plan->input)->h * slot (&r, plan->input)->w
-                * sizeof (float);
-  held[plan->input] = TRUE;
+  r.host_bytes = r.host_peak = (gsize) slot (&r, plan->input)->c * slot (&r, plan->input)->h
+                               * slot (&r, plan->input)->w * sizeof (float);
+  held[plan->input].held = TRUE;
+  held[plan->input].bytes = r.host_bytes;
   for (i = 0; i < plan->passes->len; i++)
     {
       const VaePass *p = &g_array_index (plan->passes, VaePass, i);
       const VaeSlot *o = slot (&r, p->out);
+      const gsize px = (gsize) o->h * o->w;
       TilePlan tp;
-      if (!held[p->out])
-        {
-          held[p->out] = TRUE;
-          host += (gsize) o->c * o->h * o->w * (half && p->out != plan->output ? 2 : sizeof (float));
-          peak = MAX (peak, host);
-        }
+      if (!held[p->out].held)
+        sim_take (&r, &held[p->out], px * o->c * (half && p->out != plan->output ? 2 : sizeof (float)),
+                  p->out == plan->output);
       if (!choose_tile (&r, p, &tp, error))
         {
           g_free (held);
           return FALSE;
         }
       work = MAX (work, tile_bytes (&r, p, tp.th, tp.tw));
-      if (p->kind == VAE_PASS_ATTN && attn_kv_chunk (&r, p) < (gsize) o->h * o->w)
-        peak = MAX (peak, host + 2 * (gsize) o->h * o->w * o->c * (half ? 2 : sizeof (float))); /* K/V stores */
+      if (p->kind == VAE_PASS_ATTN && attn_kv_chunk (&r, p) < px)
+        {
+          /* the keys' and values' stores, for the pass */
+          SimSlot kv[2] = { { 0 } };
+          for (j = 0; j < 2; j++)
+            sim_take (&r, &kv[j], px * o->c * (half ? 2 : sizeof (float)), FALSE);
+          for (j = 0; j < 2; j++)
+            sim_give (&r, &kv[j]);
+        }
       for (j = 0; j < plan->slots->len; j++)
-        if (held[j] && slot (&r, j)->last_use == (int) i)
-          {
-            const VaeSlot *s = slot (&r, j);
-            held[j] = FALSE;
-            host -= (gsize) s->c * s->h * s->w
-                    * (half && (int) j != plan->output && (int) j != plan->input ? 2 : sizeof (float));
-          }
+        if (held[j].held && slot (&r, j)->last_use == (int) i)
+          sim_give (&r, &held[j]);
     }
   g_free (held);
-  *host_peak = peak;
+  *host_peak = r.host_peak;
+  *spill_peak = r.spill_peak;
   *work_peak = work;
   return TRUE;
 }
@@ -845,6 +916,7 @@ out:
       stats->attention_kv_bytes = r.kv_bytes;
       stats->attention_kv_chunks = r.kv_chunks;
       stats->host_peak_bytes = r.host_peak;
+      stats->spill_peak_bytes = r.spill_peak;
       stats->tiles = r.tiles_done;
       stats->passes = plan->passes->len;
       stats->halo_fraction = r.in_read > 0 ? (r.in_read - r.in_unique) / r.in_read : 0;

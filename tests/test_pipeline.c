@@ -297,6 +297,49 @@ test_host_memory (void)
   sd_engine_close (e);
 }
 
+/* With less host memory than the VAE's intermediates take, those beyond it go to temporary files
+ * and the picture is the very same; with less than what cannot go there, the request is refused
+ * before any phase. */
+static void
+test_spill (void)
+{
+  static const char *limits[] = { "96M", "200M", "256M" };
+  SdEngine *e = open_engine (0);
+  SdRequest q;
+  SdResult *whole, *r;
+  GError *error = NULL;
+  gsize i, spilled = 0;
+
+  small_request (&q, 1024, 768);
+  whole = generate (e, &q);
+  g_assert_cmpuint (whole->spill_peak_bytes, ==, 0);
+  for (i = 0; i < G_N_ELEMENTS (limits); i++)
+    {
+      SdCallbacks cb = { 0 };
+      int calls = 0;
+      cb.on_progress = count_progress;
+      cb.user_data = &calls;
+      g_setenv ("SCALEDIT_HOST_MEMORY_LIMIT", limits[i], TRUE);
+      r = sd_engine_generate (e, &q, &cb, &error);
+      g_test_message ("limit %s: %s, %.1f MiB in temporary files", limits[i], r ? "done" : error->message,
+                      r ? r->spill_peak_bytes / 1048576.0 : 0.0);
+      if (!r)
+        {
+          g_assert_error (error, SD_ERROR, SD_ERROR_OUT_OF_MEMORY);
+          g_assert_cmpint (calls, ==, 0);
+          g_clear_error (&error);
+          continue;
+        }
+      g_assert_true (same_pixels (whole, r));
+      spilled += r->spill_peak_bytes > 0;
+      sd_result_free (r);
+    }
+  g_unsetenv ("SCALEDIT_HOST_MEMORY_LIMIT");
+  g_assert_cmpuint (spilled, >=, 2);
+  sd_result_free (whole);
+  sd_engine_close (e);
+}
+
 static void
 test_missing_model (void)
 {
@@ -323,5 +366,6 @@ main (int argc, char **argv)
   g_test_add_func ("/pipeline/guidance-recorded-only-when-used", test_guidance_recorded_only_when_used);
   g_test_add_func ("/pipeline/missing-model", test_missing_model);
   g_test_add_func ("/pipeline/host-memory", test_host_memory);
+  g_test_add_func ("/pipeline/spill", test_spill);
   return g_test_run ();
 }

@@ -5,6 +5,8 @@
  * bf16 give the same result as f32 ones in half the bytes. */
 #include <string.h>
 
+#include <glib/gstdio.h>
+
 #include "backend.h"
 #include "scaledit.h"
 #include "testutil.h"
@@ -102,15 +104,17 @@ test_tiled_equals_untiled (gconstpointer data)
   sd_backend_close (be);
 }
 
-/* sd_vae_memory tells, before a run, the host peak the run then reports (exactly: the CPU keeps no
- * intermediate on a device) and working bytes no smaller than the run's device peak, within the
- * budget, for decodes and encodes at several sizes and budgets. */
+/* sd_vae_memory tells, before a run, the host and temporary-file peaks the run then reports
+ * (exactly: the CPU keeps no intermediate on a device) and working bytes no smaller than the run's
+ * device peak, within the budget, for decodes and encodes at several sizes, budgets and caps on
+ * host memory. */
 static void
 test_memory_estimate (gconstpointer data)
 {
   const char *fixture = data;
   static const int sizes[][2] = { { 24, 16 }, { 40, 24 }, { 8, 56 } };
   static const gsize budgets[] = { 256 << 10, 2 << 20, 0 };
+  static const gsize caps[] = { 0, 1, 300 << 10 };
   SdBackend *be = sd_backend_cpu_new ();
   SdVae *vae = load (be, fixture);
   const SdVaeConfig *c = sd_vae_get_config (vae);
@@ -118,32 +122,41 @@ test_memory_estimate (gconstpointer data)
   GRand *rng = g_rand_new_with_seed (g_test_rand_int ());
   guint k, b;
 
-  for (k = 0; k < G_N_ELEMENTS (sizes); k++)
+  for (k = 0; k < G_N_ELEMENTS (sizes) * G_N_ELEMENTS (caps); k++)
     for (b = 0; b < G_N_ELEMENTS (budgets); b++)
       {
-        const int lw = sizes[k][0], lh = sizes[k][1], w = lw * f, h = lh * f;
+        const int *size = sizes[k % G_N_ELEMENTS (sizes)];
+        const gsize cap = caps[k / G_N_ELEMENTS (sizes)];
+        const int lw = size[0], lh = size[1], w = lw * f, h = lh * f;
         float *lat = sd_test_random (rng, (gsize) c->latent_channels * lw * lh, 2.0f);
         float *img = sd_test_random (rng, (gsize) c->in_channels * w * h, 1.0f);
         SdVaeTiling t = { 0 };
         SdVaeStats st;
         GError *error = NULL;
-        gsize host, work;
+        gsize host, spill, work;
         int encode;
         float *out;
         t.budget_bytes = budgets[b];
+        t.host_slot_bytes = cap;
         for (encode = 0; encode < 2; encode++)
           {
-            g_assert_true (sd_vae_memory (vae, encode, w, h, &t, &host, &work, &error));
+            g_assert_true (sd_vae_memory (vae, encode, w, h, &t, &host, &spill, &work, &error));
             g_assert_no_error (error);
+            if (cap == 0)
+              g_assert_cmpuint (spill, ==, 0);
+            if (cap == 1)
+              g_assert_cmpuint (spill, >, 0);
             out = encode ? sd_vae_encode (vae, img, w, h, &t, &st, &error)
                          : sd_vae_decode (vae, lat, lw, lh, &t, &st, &error);
             g_assert_no_error (error);
-            g_test_message ("%s %s %dx%d, budget %" G_GSIZE_FORMAT ": host %" G_GSIZE_FORMAT
-                            " estimated, %" G_GSIZE_FORMAT " ran; working %" G_GSIZE_FORMAT
+            g_test_message ("%s %s %dx%d, budget %" G_GSIZE_FORMAT ", host cap %" G_GSIZE_FORMAT
+                            ": host %" G_GSIZE_FORMAT " estimated, %" G_GSIZE_FORMAT " ran; files %"
+                            G_GSIZE_FORMAT " estimated, %" G_GSIZE_FORMAT " ran; working %" G_GSIZE_FORMAT
                             " estimated, device peak %" G_GSIZE_FORMAT, fixture,
-                            encode ? "encode" : "decode", w, h, budgets[b], host,
-                            st.host_peak_bytes, work, st.device_peak_bytes);
+                            encode ? "encode" : "decode", w, h, budgets[b], cap, host,
+                            st.host_peak_bytes, spill, st.spill_peak_bytes, work, st.device_peak_bytes);
             g_assert_cmpuint (host, ==, st.host_peak_bytes);
+            g_assert_cmpuint (spill, ==, st.spill_peak_bytes);
             g_assert_cmpuint (st.device_peak_bytes, <=, work);
             g_assert_cmpuint (work, <=, budgets[b] ? budgets[b] : (gsize) 2 << 30);
             g_free (out);
@@ -233,7 +246,7 @@ test_chunked_attention (void)
     for (k = 0; k < G_N_ELEMENTS (caps); k++)
       {
         SdVaeTiling t = { 0 };
-        gsize host, work;
+        gsize host, spill, work;
         float *dec, *enc;
         double ed, ee;
         t.budget_bytes = budgets[b];
@@ -246,7 +259,7 @@ test_chunked_attention (void)
           g_assert_cmpuint (st.device_peak_bytes, <=, budgets[b]);
         if (!caps[k])
           {
-            g_assert_true (sd_vae_memory (vae, FALSE, iw, ih, &t, &host, &work, &error));
+            g_assert_true (sd_vae_memory (vae, FALSE, iw, ih, &t, &host, &spill, &work, &error));
             g_assert_cmpuint (host, ==, st.host_peak_bytes);
           }
         ed = sd_rel_error (dec, dec0, (gsize) c->out_channels * iw * ih);
@@ -269,6 +282,80 @@ test_chunked_attention (void)
   g_rand_free (rng);
   sd_vae_free (vae);
   g_assert_cmpuint (be->bytes_in_use, ==, 0);
+  sd_backend_close (be);
+}
+
+static gboolean
+dir_is_empty (const char *dir)
+{
+  GDir *d = g_dir_open (dir, 0, NULL);
+  gboolean empty;
+  g_assert_nonnull (d);
+  empty = g_dir_read_name (d) == NULL;
+  g_dir_close (d);
+  return empty;
+}
+
+/* Intermediates beyond the host memory allowed, kept in temporary files, give the very same decode
+ * and encode as intermediates in memory, take that much less memory, and leave no file behind
+ * (they are unlinked at once); a spill folder that cannot take them is an error that names it,
+ * with nothing leaked. */
+static void
+test_spill (gconstpointer data)
+{
+  const char *fixture = data;
+  SdBackend *be = sd_backend_cpu_new ();
+  SdVae *vae = load (be, fixture);
+  const gsize weights = be->bytes_in_use;
+  const SdVaeConfig *c = sd_vae_get_config (vae);
+  const int f = sd_vae_factor (vae), lw = 19, lh = 13, iw = lw * f, ih = lh * f;
+  const gsize n_dec = (gsize) c->out_channels * iw * ih, n_enc = (gsize) c->latent_channels * lw * lh;
+  GRand *rng = g_rand_new_with_seed (g_test_rand_int ());
+  float *lat = sd_test_random (rng, (gsize) c->latent_channels * lw * lh, 2.0f);
+  float *img = sd_test_random (rng, (gsize) c->in_channels * iw * ih, 1.0f);
+  g_autofree char *dir = g_dir_make_tmp ("scaledit-spill-test-XXXXXX", NULL);
+  g_autofree char *missing = g_build_filename (dir, "no-such-folder", NULL);
+  SdVaeTiling t = { 0 };
+  SdVaeStats s0, s1;
+  GError *error = NULL;
+  float *dec0, *enc0, *dec, *enc;
+
+  t.max_tile = 7; /* several tiles, with halos */
+  dec0 = sd_vae_decode (vae, lat, lw, lh, &t, &s0, &error);
+  g_assert_no_error (error);
+  enc0 = sd_vae_encode (vae, img, iw, ih, &t, NULL, &error);
+  g_assert_no_error (error);
+  t.host_slot_bytes = 1; /* every intermediate but the input and output goes to a file */
+  t.spill_dir = dir;
+  dec = sd_vae_decode (vae, lat, lw, lh, &t, &s1, &error);
+  g_assert_no_error (error);
+  enc = sd_vae_encode (vae, img, iw, ih, &t, NULL, &error);
+  g_assert_no_error (error);
+  g_test_message ("%s: host peak %" G_GSIZE_FORMAT " -> %" G_GSIZE_FORMAT " B with %" G_GSIZE_FORMAT
+                  " B in files", fixture, s0.host_peak_bytes, s1.host_peak_bytes, s1.spill_peak_bytes);
+  g_assert_cmpmem (dec, n_dec * sizeof (float), dec0, n_dec * sizeof (float));
+  g_assert_cmpmem (enc, n_enc * sizeof (float), enc0, n_enc * sizeof (float));
+  g_assert_cmpuint (s1.spill_peak_bytes, >, 0);
+  g_assert_cmpuint (s1.host_peak_bytes, <, s0.host_peak_bytes);
+  g_assert_cmpuint (s0.spill_peak_bytes, ==, 0);
+  g_assert_true (dir_is_empty (dir));
+  g_free (dec);
+  g_free (enc);
+
+  t.spill_dir = missing;
+  g_assert_null (sd_vae_decode (vae, lat, lw, lh, &t, NULL, &error));
+  g_assert_error (error, SD_ERROR, SD_ERROR_IO);
+  g_assert_nonnull (g_strstr_len (error->message, -1, missing));
+  g_clear_error (&error);
+  g_assert_cmpuint (be->bytes_in_use, ==, weights);
+
+  g_rmdir (dir);
+  g_free (dec0);
+  g_free (enc0);
+  g_free (lat);
+  g_free (img);
+  g_rand_free (rng);
+  sd_vae_free (vae);
   sd_backend_close (be);
 }
 
@@ -577,6 +664,8 @@ main (int argc, char **argv)
   g_test_add_data_func ("/vae-tiled/memory-estimate/attn", "attn", test_memory_estimate);
   g_test_add_data_func ("/vae-tiled/memory-estimate/noattn", "noattn", test_memory_estimate);
   g_test_add_func ("/vae-tiled/chunked-attention", test_chunked_attention);
+  g_test_add_data_func ("/vae-tiled/spill/attn", "attn", test_spill);
+  g_test_add_data_func ("/vae-tiled/spill/noattn", "noattn", test_spill);
   g_test_add_func ("/vae-tiled/cancel", test_cancel);
   g_test_add_func ("/vae-tiled/budget-too-small", test_budget_too_small);
   return g_test_run ();
