@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "image_ops.h"
+#include "scaledit.h"
 
 static void
 cubic_weights (float t, float w[4])
@@ -41,13 +42,31 @@ clampi (int v, int hi)
   return v < 0 ? 0 : v > hi ? hi : v;
 }
 
-float *
-sd_resize_bicubic (const float *src, int c, int w, int h, int ow, int oh)
+/* n floats, or NULL with an error naming what they were for. */
+static float *
+try_floats (gsize n, const char *what, GError **error)
 {
-  float *out = g_new (float, (gsize) c * ow * oh);
-  int *fx = g_new (int, ow), *fy = g_new (int, oh);
-  float *wx = g_new (float, 4 * ow), *wy = g_new (float, 4 * oh);
+  float *p = g_try_new (float, MAX (n, 1));
+  if (!p)
+    g_set_error (error, SD_ERROR, SD_ERROR_OUT_OF_MEMORY, "out of host memory for %s (%.1f MiB)", what,
+                 n * sizeof (float) / 1048576.0);
+  return p;
+}
+
+float *
+sd_resize_bicubic (const float *src, int c, int w, int h, int ow, int oh, GError **error)
+{
+  float *out = try_floats ((gsize) c * ow * oh, "a resized image", error);
+  int *fx, *fy;
+  float *wx, *wy;
   int ch;
+
+  if (!out)
+    return NULL;
+  fx = g_new (int, ow);
+  fy = g_new (int, oh);
+  wx = g_new (float, 4 * (gsize) ow);
+  wy = g_new (float, 4 * (gsize) oh);
 
   axis_taps (w, ow, fx, wx);
   axis_taps (h, oh, fy, wy);
@@ -82,13 +101,21 @@ sd_resize_bicubic (const float *src, int c, int w, int h, int ow, int oh)
   return out;
 }
 
-void
-sd_unsharp_mask (float *img, int c, int w, int h, float amount)
+gboolean
+sd_unsharp_mask (float *img, int c, int w, int h, float amount, GError **error)
 {
   const int R = 3;
   float k[2 * 3 + 1], sum = 0;
-  float *tmp = g_new (float, (gsize) w * h), *blur = g_new (float, (gsize) w * h);
+  float *tmp = try_floats ((gsize) w * h, "the unsharp mask", error), *blur;
   int i, ch;
+
+  if (!tmp)
+    return FALSE;
+  if (!(blur = try_floats ((gsize) w * h, "the unsharp mask", error)))
+    {
+      g_free (tmp);
+      return FALSE;
+    }
 
   for (i = -R; i <= R; i++)
     sum += k[i + R] = expf (-0.5f * i * i); /* sigma 1 */
@@ -127,6 +154,7 @@ sd_unsharp_mask (float *img, int c, int w, int h, float amount)
     }
   g_free (tmp);
   g_free (blur);
+  return TRUE;
 }
 
 /* Copies between the CHW latent and the packed tokens, in the direction `pack` says. */
@@ -167,10 +195,12 @@ sd_latent_unpack (const float *tokens, int ch, int rows, int cols, float *latent
 }
 
 float *
-sd_image_to_rgb (const float *chw, int full_w, int full_h, int w, int h)
+sd_image_to_rgb (const float *chw, int full_w, int full_h, int w, int h, GError **error)
 {
-  float *rgb = g_new (float, (gsize) w * h * 3);
+  float *rgb = try_floats ((gsize) w * h * 3, "the picture's pixels", error);
   int y;
+  if (!rgb)
+    return NULL;
 #pragma omp parallel for schedule(static)
   for (y = 0; y < h; y++)
     {
@@ -184,11 +214,13 @@ sd_image_to_rgb (const float *chw, int full_w, int full_h, int w, int h)
 }
 
 float *
-sd_rgb_to_image (const float *rgb, int w, int h)
+sd_rgb_to_image (const float *rgb, int w, int h, GError **error)
 {
-  float *chw = g_new (float, (gsize) w * h * 3);
+  float *chw = try_floats ((gsize) w * h * 3, "the input image", error);
   gsize i, n = (gsize) w * h;
   int c;
+  if (!chw)
+    return NULL;
   for (c = 0; c < 3; c++)
     for (i = 0; i < n; i++)
       chw[c * n + i] = rgb[i * 3 + c] * 2.0f - 1.0f;

@@ -429,12 +429,15 @@ out:
 static float *
 handover (Gen *g, const float *image, int w, int h, GError **error)
 {
-  float *up = sd_resize_bicubic (image, 3, w, h, g->w16, g->h16), *x0;
+  float *up = sd_resize_bicubic (image, 3, w, h, g->w16, g->h16, error), *x0 = NULL;
+  if (!up)
+    return NULL;
   progress (g, "handover", 0, 1);
-  if (g->req->sharpen > 0)
-    sd_unsharp_mask (up, 3, g->w16, g->h16, g->req->sharpen);
-  x0 = vae_run (g, TRUE, up, g->w16, g->h16, error);
+  if (g->req->sharpen <= 0 || sd_unsharp_mask (up, 3, g->w16, g->h16, g->req->sharpen, error))
+    x0 = vae_run (g, TRUE, up, g->w16, g->h16, error);
   g_free (up);
+  if (!x0)
+    return NULL;
   progress (g, "handover", 1, 1);
   return x0;
 }
@@ -614,8 +617,12 @@ sd_engine_generate (SdEngine *e, const SdRequest *req, const SdCallbacks *cb, GE
   if (q.init_rgb)
     {
       /* upscale: the input, resized to the global size, is the guidance */
-      float *img = sd_rgb_to_image (q.init_rgb, q.init_width, q.init_height);
-      float *small = sd_resize_bicubic (img, 3, q.init_width, q.init_height, g.gw, g.gh);
+      float *img = sd_rgb_to_image (q.init_rgb, q.init_width, q.init_height, error), *small = NULL;
+      if (!img || !(small = sd_resize_bicubic (img, 3, q.init_width, q.init_height, g.gw, g.gh, error)))
+        {
+          g_free (img);
+          goto out;
+        }
       lr = vae_run (&g, TRUE, small, g.gw, g.gh, error);
       g_free (small);
       if (!lr || cancelled (&g, error) || !(x0 = handover (&g, img, q.init_width, q.init_height, error)))
@@ -646,7 +653,9 @@ sd_engine_generate (SdEngine *e, const SdRequest *req, const SdCallbacks *cb, GE
         }
       if (cb && cb->on_preview)
         {
-          float *rgb = sd_image_to_rgb (gimage, g.gw, g.gh, g.gw, g.gh);
+          float *rgb = sd_image_to_rgb (gimage, g.gw, g.gh, g.gw, g.gh, error);
+          if (!rgb)
+            goto out;
           cb->on_preview (rgb, g.gw, g.gh, cb->user_data);
           g_free (rgb);
         }
@@ -668,19 +677,13 @@ sd_engine_generate (SdEngine *e, const SdRequest *req, const SdCallbacks *cb, GE
     goto out;
 finish:
   progress (&g, "decode", 1, 1);
+  pixels = q.preview_only ? sd_image_to_rgb (final, g.gw, g.gh, g.gw, g.gh, error)
+                          : sd_image_to_rgb (final, g.w16, g.h16, q.width, q.height, error);
+  if (!pixels)
+    goto out;
   res = g_new0 (SdResult, 1);
-  if (q.preview_only)
-    {
-      res->width = g.gw;
-      res->height = g.gh;
-      pixels = sd_image_to_rgb (final, g.gw, g.gh, g.gw, g.gh);
-    }
-  else
-    {
-      res->width = q.width;
-      res->height = q.height;
-      pixels = sd_image_to_rgb (final, g.w16, g.h16, q.width, q.height);
-    }
+  res->width = q.preview_only ? g.gw : q.width;
+  res->height = q.preview_only ? g.gh : q.height;
   res->rgb = pixels;
   res->seed = q.seed;
   res->prompt_truncated = g.pos.truncated;
