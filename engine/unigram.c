@@ -1,7 +1,9 @@
 /* unigram.c: Viterbi segmentation over Unigram piece scores (tokenizers' encode_optimized): the
  * best path score per byte position, pieces tried shortest first, ties kept by the earlier path,
  * an unknown piece of one character scored min_score - 10 where no one-character piece exists,
- * and runs of unknown pieces fused into one. */
+ * and runs of unknown pieces fused into one. The pieces starting at a position are found by
+ * walking a byte trie of the vocabulary, one step per byte, so a hostile vocabulary with very long
+ * pieces costs no more than the word's length times the longest match. */
 #include <math.h>
 #include <string.h>
 
@@ -12,10 +14,19 @@
 struct SdUnigram {
   GHashTable *ids;     /* piece -> id + 1 */
   GArray *scores;      /* double, by id */
+  GArray *trie;        /* gint32 by node: the id of the piece spelled from the root to it, or -1 */
+  GHashTable *edges;   /* (node << 8 | byte) + 1 -> child node + 1 */
   double min_score;
-  gsize max_piece_len; /* bytes */
   gint32 unk_id;
 };
+
+#define EDGE(node, byte) GSIZE_TO_POINTER (((gsize) (node) << 8 | (guint8) (byte)) + 1)
+
+static gint32
+trie_child (const SdUnigram *m, gint32 node, char byte)
+{
+  return GPOINTER_TO_INT (g_hash_table_lookup (m->edges, EDGE (node, byte))) - 1;
+}
 
 SdUnigram *
 sd_unigram_new (gint32 unk_id)
@@ -23,6 +34,9 @@ sd_unigram_new (gint32 unk_id)
   SdUnigram *m = g_new0 (SdUnigram, 1);
   m->ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   m->scores = g_array_new (FALSE, FALSE, sizeof (double));
+  m->trie = g_array_new (FALSE, FALSE, sizeof (gint32));
+  m->edges = g_hash_table_new (g_direct_hash, g_direct_equal);
+  g_array_append_val (m->trie, (gint32) { -1 }); /* the root */
   m->min_score = INFINITY;
   m->unk_id = unk_id;
   return m;
@@ -35,19 +49,34 @@ sd_unigram_free (SdUnigram *m)
     return;
   g_hash_table_unref (m->ids);
   g_array_unref (m->scores);
+  g_array_unref (m->trie);
+  g_hash_table_unref (m->edges);
   g_free (m);
 }
 
 void
 sd_unigram_add (SdUnigram *m, const char *piece, double score)
 {
-  gsize len = strlen (piece);
-  g_hash_table_insert (m->ids, g_strdup (piece), GINT_TO_POINTER (m->scores->len + 1));
+  const gint32 id = m->scores->len, none = -1;
+  gint32 node = 0;
+  const char *p;
+
+  g_hash_table_insert (m->ids, g_strdup (piece), GINT_TO_POINTER (id + 1));
   g_array_append_val (m->scores, score);
   if (score < m->min_score)
     m->min_score = score;
-  if (len > m->max_piece_len)
-    m->max_piece_len = len;
+  for (p = piece; *p; p++)
+    {
+      gint32 child = trie_child (m, node, *p);
+      if (child < 0)
+        {
+          child = m->trie->len;
+          g_array_append_val (m->trie, none);
+          g_hash_table_insert (m->edges, EDGE (node, *p), GINT_TO_POINTER (child + 1));
+        }
+      node = child;
+    }
+  g_array_index (m->trie, gint32, node) = id; /* the last piece added with this text */
 }
 
 int
@@ -90,13 +119,11 @@ sd_unigram_encode (const SdUnigram *m, const char *word, GArray *ids)
   gsize size = strlen (word), pos, end, i;
   double unk_score = m->min_score - UNK_PENALTY;
   g_autofree Node *best = NULL;
-  g_autofree char *key = NULL;
   g_autoptr (GArray) path = NULL;
 
   if (size == 0)
     return;
   best = g_new (Node, size + 1);
-  key = g_malloc (MIN (size, m->max_piece_len) + 1);
   path = g_array_new (FALSE, FALSE, sizeof (Piece));
   for (i = 0; i <= size; i++)
     best[i] = (Node) { 0.0, G_MAXSIZE, 0 };
@@ -105,21 +132,17 @@ sd_unigram_encode (const SdUnigram *m, const char *word, GArray *ids)
       gsize mblen = g_utf8_next_char (word + pos) - (word + pos);
       gboolean single = FALSE;
       double base = best[pos].score;
+      gint32 node = 0;
 
-      for (end = pos + mblen; end - pos <= m->max_piece_len;
-           end = g_utf8_next_char (word + end) - word)
+      /* every piece that starts here, shortest first, ending on a character boundary */
+      for (end = pos; end < size && (node = trie_child (m, node, word[end])) >= 0; end++)
         {
-          gint32 id;
-          memcpy (key, word + pos, end - pos);
-          key[end - pos] = '\0';
-          id = sd_unigram_lookup (m, key);
-          if (id >= 0)
+          gint32 id = g_array_index (m->trie, gint32, node);
+          if (id >= 0 && (end + 1 == size || (word[end + 1] & 0xc0) != 0x80))
             {
-              relax (&best[end], pos, g_array_index (m->scores, double, id) + base, id);
-              single |= end - pos == mblen;
+              relax (&best[end + 1], pos, g_array_index (m->scores, double, id) + base, id);
+              single |= end + 1 - pos == mblen;
             }
-          if (end == size)
-            break;
         }
       if (!single)
         relax (&best[pos + mblen], pos, unk_score + base, m->unk_id);

@@ -6,6 +6,9 @@ tests/data, small enough to mutate quickly (standard library only; run from anyw
   tokenizer_clip/   vocab.json NUL merges.txt NUL prompt [NUL special tokens, one a line]
   tokenizer_t5/     tokenizer.json NUL prompt, with a cut-down vocabulary and char map
   lora/             LoRA safetensors files cut down to a few modules (F32, F16, BF16)
+
+Files named regress-*.bin are inputs the long fuzz runs found, kept by hand (this script leaves
+them alone): each unit-suite fuzz run executes them again.
 """
 import base64
 import json
