@@ -5,7 +5,8 @@
 # to $OUT/fuzz_table.md with the artifacts of any finding.
 #
 # Usage: FUZZ=<folder holding the fuzz_* binaries> [SECONDS_EACH=570] [WORKERS="name=n ..."] \
-#        [CORPUS=<folder>] bench/fuzz/run-fuzz.sh
+#        [CORPUS=<folder>] [TARGETS="fuzz_a fuzz_b"] bench/fuzz/run-fuzz.sh
+# TARGETS runs only those (default: all).
 set -uo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.."
 
@@ -28,6 +29,11 @@ declare -A max_len=(
   [fuzz_safetensors]=8192 [fuzz_configs]=4096 [fuzz_tokenizer_clip]=40000
   [fuzz_tokenizer_t5]=24576 [fuzz_lora]=16384 [fuzz_png_read]=16384
 )
+if [ -n "${TARGETS:-}" ]; then
+  for t in "${!seeds[@]}"; do
+    [[ " $TARGETS " == *" $t "* ]] || unset "seeds[$t]"
+  done
+fi
 declare -A workers=()
 for t in "${!seeds[@]}"; do workers[$t]=2; done
 for kv in ${WORKERS:-}; do workers[${kv%%=*}]=${kv#*=}; done
