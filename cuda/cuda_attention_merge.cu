@@ -3,33 +3,9 @@
  * an f32 buffer, the part is the attention op's output (bf16) or f32. */
 #include <math.h>
 
-#include "cuda_internal.h"
+#include "cuda_vec.cuh"
 
 #define THREADS 128
-
-static __device__ __forceinline__ float
-as_f32 (float v)
-{
-  return v;
-}
-
-static __device__ __forceinline__ float
-as_f32 (bf16 v)
-{
-  return __bfloat162float (v);
-}
-
-static __device__ __forceinline__ void
-put (float *p, float v)
-{
-  *p = v;
-}
-
-static __device__ __forceinline__ void
-put (bf16 *p, float v)
-{
-  *p = __float2bfloat16_rn (v);
-}
 
 template <typename TA, typename TP>
 static __global__ void __launch_bounds__ (THREADS)
@@ -44,7 +20,7 @@ merge_kernel (TA *acc, long lda, float *acc_lse, const TP *part, long ldp, const
   wa /= sum;
   wp /= sum;
   for (int c = threadIdx.x; c < cols; c += THREADS)
-    put (acc + r * lda + c, wa * as_f32 (acc[r * lda + c]) + wp * as_f32 (part[r * ldp + c]));
+    store1 (acc + r * lda + c, wa * load1 (acc + r * lda + c) + wp * load1 (part + r * ldp + c));
   __syncthreads (); /* every thread has read acc_lse[r] */
   if (threadIdx.x == 0)
     acc_lse[r] = m + logf (sum);

@@ -109,30 +109,6 @@ cu_mul (SdBackend *be, SdView x, SdView y, int rows, int cols)
   launch_binary (be, EW_MUL, x, y, rows, cols, SD_ACT_NONE, 0, 0, "mul");
 }
 
-static __device__ __forceinline__ float
-load1 (const float *p)
-{
-  return *p;
-}
-
-static __device__ __forceinline__ float
-load1 (const bf16 *p)
-{
-  return __bfloat162float (*p);
-}
-
-static __device__ __forceinline__ void
-store1 (float *p, float v)
-{
-  *p = v;
-}
-
-static __device__ __forceinline__ void
-store1 (bf16 *p, float v)
-{
-  *p = __float2bfloat16_rn (v);
-}
-
 /* copy (y = x) or axpby (y = a x + b y) where either side is an alloc_f32 buffer. */
 template <typename TX, typename TY>
 static __global__ void

@@ -1,5 +1,6 @@
 /* cuda_vec.cuh: loading and storing runs of V bf16 elements as f32 (16-byte accesses for V = 8),
- * and the alignment test that picks V for a set of views. */
+ * one element of either type (bf16 or an alloc_f32 buffer's float) as f32, and the alignment test
+ * that picks V for a set of views. */
 #pragma once
 
 #include "cuda_internal.h"
@@ -47,6 +48,30 @@ store_f32 (bf16 *p, const float *in)
       for (int i = 0; i < V; i++)
         p[i] = __float2bfloat16_rn (in[i]);
     }
+}
+
+static __device__ __forceinline__ float
+load1 (const float *p)
+{
+  return *p;
+}
+
+static __device__ __forceinline__ float
+load1 (const bf16 *p)
+{
+  return __bfloat162float (*p);
+}
+
+static __device__ __forceinline__ void
+store1 (float *p, float v)
+{
+  *p = v;
+}
+
+static __device__ __forceinline__ void
+store1 (bf16 *p, float v)
+{
+  *p = __float2bfloat16_rn (v);
 }
 
 /* True when a view's rows start on 16-byte boundaries (buffers themselves are 256-byte aligned). */
